@@ -1,0 +1,1 @@
+"""Pandera schemas for every asset, enforced as blocking asset checks."""

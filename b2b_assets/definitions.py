@@ -1,0 +1,22 @@
+"""The one `Definitions` of the project: every layer's assets, checks and resources."""
+
+from __future__ import annotations
+
+from dagster import Definitions, in_process_executor
+
+from b2b_assets.resources import default_warehouse
+from b2b_assets.settings import load_settings
+from b2b_assets.sources.assets import build_raw_assets
+from b2b_assets.sources.config import load_sources
+
+
+def build_definitions() -> Definitions:
+    settings = load_settings()
+    config = load_sources(settings.sources_file)
+    assets = [*build_raw_assets(settings.data_dir, config)]
+    return Definitions(assets=assets, resources={"warehouse": default_warehouse()},
+        executor=in_process_executor,
+    )
+
+
+defs = build_definitions()

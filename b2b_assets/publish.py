@@ -1,0 +1,75 @@
+"""Build a warehouse table in a transaction and publish it only if its schema check passes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import duckdb
+import pandera.polars as pa
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue
+
+from b2b_assets.checks.pandera_checks import validate_table
+from b2b_assets.resources import DuckDBWarehouse
+from b2b_assets.sources.sql_macros import install_macros
+from b2b_assets.sql import scalar
+
+Builder = Callable[[duckdb.DuckDBPyConnection], Mapping[str, Any] | None]
+PREVIEW_ROWS = 10
+
+
+def table_name(key: AssetKey) -> str:
+    """`["schema", "table"]` -> `schema.table`."""
+    return ".".join(f'"{part}"' for part in key.path)
+
+
+def markdown_preview(con: duckdb.DuckDBPyConnection, table: str, limit: int = PREVIEW_ROWS) -> str:
+    """The first rows of a table as a Markdown table."""
+    relation = con.execute(f"SELECT * FROM {table} LIMIT {int(limit)}")
+    columns = [description[0] for description in relation.description]
+    rows = relation.fetchall()
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        cells = (str(value).replace("|", "\\|").replace("\n", " ")[:60] for value in row)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def publish_table(
+    context: AssetExecutionContext,
+    warehouse: DuckDBWarehouse,
+    schema: pa.DataFrameSchema,
+    build: Builder,
+) -> MaterializeResult:
+    """Run `build` in one transaction, validate the table it made, commit only if valid.
+
+    A failed check or an exception rolls everything back, so the last good table stays.
+    """
+    key = context.asset_key
+    table = table_name(key)
+    with warehouse.connect() as con:
+        install_macros(con)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            extra = dict(build(con) or {})
+            check = validate_table(con, key, table, schema)
+            rows = scalar(con, f"SELECT count(*) FROM {table}")
+            preview = markdown_preview(con, table)
+            if check.passed:
+                con.execute("COMMIT")
+            else:
+                con.execute("ROLLBACK")
+                context.log.error(
+                    f"{key.to_user_string()}: schema check failed; the previous table is kept"
+                )
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    metadata: dict[str, Any] = {
+        "dagster/row_count": rows,
+        "table": table,
+        "published": check.passed,
+        "preview": MetadataValue.md(preview),
+        **extra,
+    }
+    return MaterializeResult(metadata=metadata, check_results=[check])

@@ -1,0 +1,1 @@
+"""Sources: `sources.yaml`, the objects each source type exports, and the raw layer."""

@@ -1,0 +1,117 @@
+"""The raw layer: one asset per (source instance, object), built by one factory."""
+
+
+from pathlib import Path
+
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    MetadataValue,
+    asset,
+)
+
+from b2b_assets.checks.pandera_checks import column_schema, schema_check_spec
+from b2b_assets.checks.schemas import raw_schema
+from b2b_assets.publish import publish_table
+from b2b_assets.resources import DuckDBWarehouse
+from b2b_assets.sources.catalog import FX_RATES, OBJECTS_BY_TYPE, ObjectSpec
+from b2b_assets.sources.config import SourceInstance, SourcesConfig, landing_dir
+from b2b_assets.sources.reader import ReadContext, load_object, raw_table_name
+from b2b_assets.sql import scalar
+
+FX_RATES_KEY = AssetKey(["raw", "fx_rates"])
+
+
+def raw_key(instance: str, spec: ObjectSpec) -> AssetKey:
+    return AssetKey(["raw", raw_table_name(instance, spec)])
+
+
+def _known_currencies(con) -> tuple[str, ...]:
+    exists = scalar(
+        con,
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name = 'fx_rates'",
+    )
+    rates = con.execute("SELECT upper(currency) FROM raw.fx_rates").fetchall() if exists else []
+    return tuple(sorted({"USD", *(row[0] for row in rates)}))
+
+
+def build_raw_asset(
+    folder: Path,
+    spec: ObjectSpec,
+    instance: str,
+    source_type: str,
+    normalize_sf_ids: bool,
+    known_instances: tuple[str, ...] = (),
+) -> AssetsDefinition:
+    """The raw asset of one object of one source instance (or of the reference data)."""
+    key = raw_key(instance, spec)
+    schema = raw_schema(spec, raw_table_name(instance, spec))
+    deps = [FX_RATES_KEY] if "currency" in spec.extra_rules else []
+    where = f"{folder}/{spec.name}.csv|.parquet|/"
+    kind = "required" if spec.required else "optional"
+
+    @asset(
+        key=key,
+        group_name="raw",
+        kinds={"duckdb"},
+        deps=deps,
+        description=f"{spec.description} Read from `{where}` ({kind}).",
+        metadata={
+            "dagster/column_schema": column_schema(schema),
+            "source_instance": instance or "reference",
+            "source_type": source_type,
+            "object": spec.name,
+        },
+        check_specs=[schema_check_spec(key, schema)],
+    )
+    def _raw(context: AssetExecutionContext, warehouse: DuckDBWarehouse):
+        def build(con):
+            ctx = ReadContext(
+                instance=instance,
+                normalize_sf_ids=normalize_sf_ids,
+                currencies=_known_currencies(con),
+                instances=known_instances,
+                run_id=context.run_id,
+            )
+            result = load_object(con, folder, spec, ctx)
+            context.log.info(
+                f"{spec.name} of {instance or 'reference'}: read {result.rows_read}, "
+                f"kept {result.rows_kept}, quarantined {result.rows_quarantined}"
+            )
+            return {
+                "rows_read": result.rows_read,
+                "rows_kept": result.rows_kept,
+                "rows_quarantined": result.rows_quarantined,
+                "quarantine_reasons": MetadataValue.json(dict(result.reasons)),
+                "files": MetadataValue.json(result.files),
+                "empty_files_skipped": len(result.skipped_files),
+            }
+
+        return publish_table(context, warehouse, schema, build)
+
+    return _raw
+
+
+def build_raw_assets(data_dir: Path, config: SourcesConfig) -> list[AssetsDefinition]:
+    """Every raw asset: the exchange rates and each object of each source in `sources.yaml`."""
+    assets = [build_raw_asset(data_dir, FX_RATES, "", "reference", normalize_sf_ids=False)]
+    names = tuple(source.name for source in config.sources)
+    for source in config.sources:
+        for spec in OBJECTS_BY_TYPE[source.type]:
+            assets.append(
+                build_raw_asset(
+                    landing_dir(data_dir, source),
+                    spec,
+                    source.name,
+                    source.type,
+                    normalize_sf_ids=_normalizes_sf_ids(source),
+                    known_instances=names,
+                )
+            )
+    return assets
+
+
+def _normalizes_sf_ids(source: SourceInstance) -> bool:
+    """Salesforce ids, and the CRM ids a synced Marketo carries, are normalized to 18 chars."""
+    return source.type == "salesforce" or source.synced_crm is not None

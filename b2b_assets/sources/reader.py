@@ -1,0 +1,464 @@
+"""Read one object of one source instance into `raw.<instance>__<object>`.
+
+Every row read ends up either in the raw table or in `raw.quarantine` with a reason, and the
+counts are appended to `ops.row_accounting`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from b2b_assets.sources.catalog import Column, ObjectSpec, normalize_column_name
+from b2b_assets.sql import scalar
+
+EXTENSIONS = (".csv", ".parquet")
+MAX_FIELD_BYTES = 64 * 1024 * 1024
+VALUE_PREVIEW = 80
+
+SQL_TYPES = {
+    "string": "VARCHAR",
+    "id": "VARCHAR",
+    "sfid": "VARCHAR",
+    "bool": "BOOLEAN",
+    "timestamp": "TIMESTAMPTZ",
+    "date": "DATE",
+    "double": "DOUBLE",
+    "int": "BIGINT",
+    "json": "VARCHAR",
+}
+
+QUARANTINE_DDL = """
+CREATE TABLE IF NOT EXISTS raw.quarantine (
+    source_instance VARCHAR, object VARCHAR, file_name VARCHAR, row_number BIGINT,
+    reason VARCHAR, problems VARCHAR[], record VARCHAR, loaded_at TIMESTAMPTZ, run_id VARCHAR
+)"""
+ACCOUNTING_DDL = """
+CREATE TABLE IF NOT EXISTS ops.row_accounting (
+    run_id VARCHAR, source_instance VARCHAR, object VARCHAR, loaded_at TIMESTAMPTZ,
+    files INTEGER, rows_read BIGINT, rows_kept BIGINT, rows_quarantined BIGINT, reasons JSON
+)"""
+
+
+class ExtractError(ValueError):
+    """An extract cannot be read; the message names the file (and column or row)."""
+
+
+@dataclass
+class ReadResult:
+    """What one load of an object read, kept and quarantined."""
+
+    table: str
+    files: list[str] = field(default_factory=list)
+    skipped_files: list[str] = field(default_factory=list)
+    rows_read: int = 0
+    rows_kept: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(self.reasons.values())
+
+
+@dataclass(frozen=True)
+class ReadContext:
+    """What the reading rules need beyond the file: the source, the known currencies and sources."""
+
+    instance: str
+    normalize_sf_ids: bool
+    currencies: tuple[str, ...] = ("USD",)
+    instances: tuple[str, ...] = ()
+    run_id: str = ""
+
+
+def raw_table_name(instance: str, spec: ObjectSpec) -> str:
+    """`raw.<instance>__<object>` in snake case (the reference data has no instance)."""
+    return f"{instance}__{spec.table}" if instance else spec.table
+
+
+def find_object_files(folder: Path, spec: ObjectSpec) -> list[Path]:
+    """`<object>.csv`, `<object>.parquet`, or the data files of a folder `<object>/`."""
+    if not folder.is_dir():
+        return []
+    wanted = spec.name.lower()
+    files: list[Path] = []
+    for entry in sorted(folder.iterdir()):
+        stem, suffix = entry.stem.lower(), entry.suffix.lower()
+        if entry.is_dir() and entry.name.lower() == wanted:
+            files.extend(
+                part
+                for part in sorted(entry.rglob("*"))
+                if part.is_file()
+                and part.suffix.lower() in EXTENSIONS
+                and not part.name.startswith((".", "_"))
+            )
+        elif entry.is_file() and stem == wanted and suffix in EXTENSIONS:
+            files.append(entry)
+    return files
+
+
+def read_csv_header(path: Path) -> list[str] | None:
+    """The header row of a CSV file, or None when the file is empty."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            row = next(csv.reader(handle), None)
+    except UnicodeDecodeError as exc:
+        raise ExtractError(f"{path}: the header row is not UTF-8 ({exc.reason})") from exc
+    except csv.Error as exc:
+        raise ExtractError(f"{path}: the header row cannot be parsed: {exc}") from exc
+    if row is None or not any(cell.strip() for cell in row):
+        return None
+    return row
+
+
+def map_columns(path: Path, header: list[str], spec: ObjectSpec) -> dict[str, int]:
+    """Match the file's columns to the object's: field name -> position in the file."""
+    positions: dict[str, int] = {}
+    by_normal = {normalize_column_name(column.name): column for column in spec.columns}
+    for index, name in enumerate(header):
+        column = by_normal.get(normalize_column_name(name))
+        if column is None:
+            continue
+        if column.field in positions:
+            first = header[positions[column.field]]
+            raise ExtractError(
+                f"{path}: columns {first!r} and {name!r} both mean {column.name!r}; keep one"
+            )
+        positions[column.field] = index
+    missing = [
+        column.name for column in spec.columns if column.required and column.field not in positions
+    ]
+    if missing:
+        raise ExtractError(
+            f"{path}: missing required column(s) {', '.join(missing)} of {spec.name} "
+            f"(found: {', '.join(header)})"
+        )
+    return positions
+
+
+def _quote_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _clean_expr(column: Column, source_expr: str, ctx: ReadContext) -> str:
+    """The cleaned text of a column: null tokens to NULL, ids trimmed, defaults applied."""
+    expr = f"b2b_null({source_expr})"
+    if column.kind in ("id", "sfid"):
+        expr = f"trim({expr})"
+    if column.kind == "sfid" and ctx.normalize_sf_ids:
+        expr = f"sf_id18({expr})"
+    if column.default is not None:
+        expr = f"coalesce({expr}, {_quote_literal(column.default)})"
+    return expr
+
+
+def _typed_expr(column: Column, ref: str) -> str:
+    kind = column.kind
+    if kind == "bool":
+        return f"b2b_bool({ref})"
+    if kind == "timestamp":
+        return f"TRY_CAST({ref} AS TIMESTAMPTZ)"
+    if kind == "date":
+        return (
+            f"coalesce(TRY_CAST({ref} AS DATE), TRY_CAST(TRY_CAST({ref} AS TIMESTAMPTZ) AS DATE))"
+        )
+    if kind == "double":
+        return f"(CASE WHEN isfinite(TRY_CAST({ref} AS DOUBLE)) THEN TRY_CAST({ref} AS DOUBLE) END)"
+    if kind == "int":
+        return f"TRY_CAST({ref} AS BIGINT)"
+    return ref
+
+
+_KIND_PROBLEM = {
+    "bool": "not a boolean",
+    "timestamp": "not an ISO-8601 timestamp",
+    "date": "not a date",
+    "double": "not a finite number",
+    "int": "not an integer",
+    "json": "not valid JSON",
+}
+
+
+def _problem_exprs(spec: ObjectSpec, ctx: ReadContext) -> list[str]:
+    problems: list[str] = []
+    for column in spec.columns:
+        ref = f'c."{column.field}"'
+        preview = f"left({ref}, {VALUE_PREVIEW})"
+        if column.name in spec.key:
+            problems.append(f"CASE WHEN {ref} IS NULL THEN '{column.name}: missing key' END")
+        if column.kind == "json":
+            bad = f"{ref} IS NOT NULL AND NOT json_valid({ref})"
+        elif column.kind in _KIND_PROBLEM:
+            bad = f"{ref} IS NOT NULL AND {_typed_expr(column, ref)} IS NULL"
+        else:
+            continue
+        problems.append(
+            f"CASE WHEN {bad} THEN '{column.name}: {_KIND_PROBLEM[column.kind]}: ' || {preview} END"
+        )
+    if "currency" in spec.extra_rules:
+        problems.append(
+            "CASE WHEN c.currency_iso_code IS NOT NULL "
+            "AND NOT list_contains($currencies, upper(trim(c.currency_iso_code))) "
+            "THEN 'CurrencyIsoCode: no rate in fx_rates.csv for ' || left(c.currency_iso_code, 20) END"
+        )
+    if "positive" in spec.extra_rules:
+        problems.append(
+            "CASE WHEN TRY_CAST(c.rate_to_usd AS DOUBLE) <= 0 "
+            "THEN 'rate_to_usd: not a positive rate: ' || c.rate_to_usd END"
+        )
+    if "known_instance" in spec.extra_rules:
+        problems.append(
+            "CASE WHEN c.source_instance IS NOT NULL "
+            "AND NOT list_contains($instances, c.source_instance) "
+            "THEN 'source_instance: not a source of sources.yaml: ' || left(c.source_instance, 80) END"
+        )
+    return problems
+
+
+def _file_scan(path: Path, header: list[str] | None, index: int) -> tuple[str, dict[str, object]]:
+    """A scan of one file with positional column names c0, c1, ... and a 1-based row number."""
+    if path.suffix.lower() == ".parquet":
+        return (
+            "(SELECT *, file_row_number + 1 AS _row_number FROM read_parquet($path, file_row_number = true))",
+            {},
+        )
+    assert header is not None
+    columns = {f"c{i}": "VARCHAR" for i in range(len(header))}
+    scan = (
+        "(SELECT *, row_number() OVER () AS _row_number FROM read_csv($path, auto_detect = false, "
+        "header = true, delim = ',', quote = '\"', escape = '\"', columns = $columns, "
+        f"strict_mode = true, null_padding = false, max_line_size = {MAX_FIELD_BYTES}, "
+        f"store_rejects = true, rejects_table = '_rejects_{index}', "
+        f"rejects_scan = '_rejects_scan_{index}'))"
+    )
+    return scan, {"columns": columns}
+
+
+def _parquet_header(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
+    return [
+        row[0]
+        for row in con.execute(
+            "DESCRIBE SELECT * FROM read_parquet($path)", {"path": str(path)}
+        ).fetchall()
+    ]
+
+
+def _select_clean(
+    spec: ObjectSpec, positions: dict[str, int], header: list[str], parquet: bool, ctx: ReadContext
+) -> str:
+    parts = []
+    for column in spec.columns:
+        if column.field in positions:
+            index = positions[column.field]
+            name = header[index].replace('"', '""') if parquet else f"c{index}"
+            source_expr = f'CAST("{name}" AS VARCHAR)'
+        else:
+            source_expr = "CAST(NULL AS VARCHAR)"
+        parts.append(f'{_clean_expr(column, source_expr, ctx)} AS "{column.field}"')
+    return ", ".join(parts)
+
+
+def _create_staging(con: duckdb.DuckDBPyConnection, spec: ObjectSpec) -> None:
+    typed = ", ".join(f'"{column.field}" {SQL_TYPES[column.kind]}' for column in spec.columns)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _typed ({typed}, _problems VARCHAR[], _record VARCHAR, "
+        "_file_name VARCHAR, _row_number BIGINT)"
+    )
+
+
+def _load_file(
+    con: duckdb.DuckDBPyConnection,
+    spec: ObjectSpec,
+    path: Path,
+    index: int,
+    ctx: ReadContext,
+    result: ReadResult,
+) -> None:
+    parquet = path.suffix.lower() == ".parquet"
+    header = _parquet_header(con, path) if parquet else read_csv_header(path)
+    if header is None:
+        result.skipped_files.append(str(path))
+        return
+    positions = map_columns(path, header, spec)
+    scan, params = _file_scan(path, header, index)
+    clean = _select_clean(spec, positions, header, parquet, ctx)
+    typed = ", ".join(_typed_expr(column, f'c."{column.field}"') for column in spec.columns)
+    problems = ", ".join(_problem_exprs(spec, ctx))
+    record = ", ".join(f"'{column.field}': c.\"{column.field}\"" for column in spec.columns)
+    statement = f"""
+        INSERT INTO _typed
+        SELECT {typed}, c._problems,
+               CASE WHEN len(c._problems) > 0 THEN to_json({{{record}}})::VARCHAR END,
+               $file_name, c._row_number
+        FROM (
+            SELECT c.*, list_filter([{problems}], lambda p: p IS NOT NULL) AS _problems
+            FROM (SELECT {clean}, _row_number FROM {scan}) AS c
+        ) AS c"""
+    full_params: dict[str, object] = {"path": str(path), "file_name": str(path), **params}
+    if "$currencies" in statement:
+        full_params["currencies"] = list(ctx.currencies)
+    if "$instances" in statement:
+        full_params["instances"] = list(ctx.instances)
+    try:
+        con.execute(statement, full_params)
+    except duckdb.Error as exc:
+        raise ExtractError(f"{path}: cannot be read: {exc}") from exc
+    result.files.append(str(path))
+    if not parquet:
+        _quarantine_malformed(con, spec, path, index, ctx)
+
+
+def _quarantine_malformed(
+    con: duckdb.DuckDBPyConnection, spec: ObjectSpec, path: Path, index: int, ctx: ReadContext
+) -> None:
+    """Rows the CSV parser rejected go to quarantine; row numbers of later rows are corrected."""
+    rejects = f"_rejects_{index}"
+    count = scalar(con, f"SELECT count(*) FROM {rejects}")
+    if not count:
+        return
+    # The parser skips rejected rows, so row_number() counts only good rows: shift them back.
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _reject_rows AS
+            SELECT DISTINCT line - 1 AS row_number FROM {rejects}"""
+    )
+    con.execute(
+        """UPDATE _typed SET _row_number = _typed._row_number + shift.n
+           FROM (SELECT t._row_number AS kept, count(r.row_number) AS n
+                 FROM _typed t, (SELECT row_number, row_number - row_number() OVER (ORDER BY row_number) AS adj FROM _reject_rows) r
+                 WHERE t._file_name = $file_name AND r.adj < t._row_number
+                 GROUP BY t._row_number) AS shift
+           WHERE _typed._file_name = $file_name AND _typed._row_number = shift.kept""",
+        {"file_name": str(path)},
+    )
+    con.execute(
+        f"""INSERT INTO raw.quarantine
+            SELECT $instance, $object, $file_name, line - 1,
+                   'malformed row: ' || lower(first(error_type ORDER BY column_idx)),
+                   list(coalesce(column_name || ': ', '') || error_message ORDER BY column_idx),
+                   left(first(csv_line), 2000), now(), $run_id
+            FROM {rejects} GROUP BY line""",
+        {
+            "instance": ctx.instance,
+            "object": spec.name,
+            "file_name": str(path),
+            "run_id": ctx.run_id,
+        },
+    )
+
+
+def _create_empty_table(con: duckdb.DuckDBPyConnection, target: str, spec: ObjectSpec) -> None:
+    typed = ", ".join(f'"{column.field}" {SQL_TYPES[column.kind]}' for column in spec.columns)
+    con.execute(
+        f"CREATE OR REPLACE TABLE {target} ({typed}, _source_instance VARCHAR, _file_name VARCHAR, "
+        "_row_number BIGINT, _loaded_at TIMESTAMPTZ)"
+    )
+
+
+def load_object(
+    con: duckdb.DuckDBPyConnection, folder: Path, spec: ObjectSpec, ctx: ReadContext
+) -> ReadResult:
+    """Replace `raw.<instance>__<object>` and its quarantine rows from the landing folder.
+
+    Runs inside the caller's transaction: nothing is visible to others until it commits.
+    """
+    table = raw_table_name(ctx.instance, spec)
+    target = f"raw.{table}"
+    result = ReadResult(table=target)
+    con.execute(QUARANTINE_DDL)
+    con.execute(ACCOUNTING_DDL)
+    con.execute(
+        "DELETE FROM raw.quarantine WHERE source_instance = $instance AND object = $object",
+        {"instance": ctx.instance, "object": spec.name},
+    )
+    files = find_object_files(folder, spec)
+    if not files and spec.required:
+        raise ExtractError(
+            f"{folder / (spec.name + '.csv')}: required object {spec.name} of source "
+            f"{ctx.instance or 'reference data'!r} is missing (expected {spec.name}.csv, {spec.name}.parquet "
+            f"or a folder {spec.name}/ in {folder})"
+        )
+    _create_staging(con, spec)
+    for index, path in enumerate(files):
+        _load_file(con, spec, path, index, ctx, result)
+    if files and not result.files and spec.required:
+        raise ExtractError(f"{files[0]}: required object {spec.name} has only empty files")
+
+    key = ", ".join(f'"{spec.column(name).field}"' for name in spec.key)
+    updated = f'"{spec.column(spec.updated_at).field}" DESC NULLS LAST, ' if spec.updated_at else ""
+    winner_order = f"{updated}_file_name DESC, _row_number DESC"
+    fields = ", ".join(f'"{column.field}"' for column in spec.columns)
+    record = ", ".join(f"'{column.field}': \"{column.field}\"" for column in spec.columns)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _ranked AS
+            SELECT *, CASE WHEN len(_problems) = 0
+                      THEN row_number() OVER (PARTITION BY len(_problems) = 0, {key} ORDER BY {winner_order})
+                      END AS _rank
+            FROM _typed"""
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TABLE {target} AS
+            SELECT {fields}, $instance AS _source_instance, _file_name, _row_number,
+                   now() AS _loaded_at
+            FROM _ranked WHERE _rank = 1 ORDER BY _file_name, _row_number""",
+        {"instance": ctx.instance},
+    )
+    con.execute(
+        f"""INSERT INTO raw.quarantine
+            SELECT $instance, $object, _file_name, _row_number,
+                   CASE WHEN _rank > 1 THEN 'duplicate key: a later row wins'
+                        ELSE split_part(_problems[1], ':', 1) || ':' || split_part(_problems[1], ':', 2) END,
+                   CASE WHEN _rank > 1 THEN ['superseded by a row with the same ' || $key_names
+                                            || ' (latest {spec.updated_at or "row"} wins)']
+                        ELSE _problems END,
+                   coalesce(_record, to_json({{{record}}})::VARCHAR),
+                   now(), $run_id
+            FROM _ranked WHERE _rank IS NULL OR _rank > 1""",
+        {
+            "instance": ctx.instance,
+            "object": spec.name,
+            "run_id": ctx.run_id,
+            "key_names": " + ".join(spec.key),
+        },
+    )
+    if not result.files:
+        _create_empty_table(con, target, spec)
+    result.rows_kept = scalar(con, f"SELECT count(*) FROM {target}")
+    result.reasons = Counter(
+        dict(
+            con.execute(
+                """SELECT reason, count(*) FROM raw.quarantine
+                   WHERE source_instance = $instance AND object = $object GROUP BY reason""",
+                {"instance": ctx.instance, "object": spec.name},
+            ).fetchall()
+        )
+    )
+    parsed = scalar(con, "SELECT count(*) FROM _typed")
+    malformed = sum(n for reason, n in result.reasons.items() if reason.startswith("malformed row"))
+    result.rows_read = parsed + malformed
+    if result.rows_read != result.rows_kept + result.rows_quarantined:
+        raise ExtractError(
+            f"{folder}: row accounting of {spec.name} does not balance: read {result.rows_read}, "
+            f"kept {result.rows_kept}, quarantined {result.rows_quarantined}"
+        )
+    con.execute(
+        """INSERT INTO ops.row_accounting
+           VALUES ($run_id, $instance, $object, now(), $files, $read, $kept, $quarantined, $reasons)""",
+        {
+            "run_id": ctx.run_id,
+            "instance": ctx.instance,
+            "object": spec.name,
+            "files": len(result.files),
+            "read": result.rows_read,
+            "kept": result.rows_kept,
+            "quarantined": result.rows_quarantined,
+            "reasons": json.dumps(dict(result.reasons), sort_keys=True),
+        },
+    )
+    for temp in ("_typed", "_ranked"):
+        con.execute(f"DROP TABLE IF EXISTS {temp}")
+    return result

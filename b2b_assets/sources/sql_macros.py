@@ -1,0 +1,35 @@
+"""SQL macros for the reading rules, created on each connection that needs them."""
+
+from __future__ import annotations
+
+import duckdb
+
+_UPPER_BIT = "(CASE WHEN ascii(substr(c, {pos}, 1)) BETWEEN 65 AND 90 THEN {bit} ELSE 0 END)"
+_CHUNK_INDEX = " + ".join(_UPPER_BIT.format(pos=i + 1, bit=1 << i) for i in range(5))
+
+MACROS = (
+    # Null: empty, `null`, `NULL` (and surrounding blanks).
+    """CREATE OR REPLACE TEMP MACRO b2b_null(x) AS
+       CASE WHEN x IS NULL OR trim(x) = '' OR lower(trim(x)) = 'null' THEN NULL ELSE x END""",
+    # Booleans: true/false, 1/0, and yes/no, y/n, t/f in any case.
+    """CREATE OR REPLACE TEMP MACRO b2b_bool(x) AS
+       CASE WHEN lower(trim(x)) IN ('true', '1', 'yes', 'y', 't') THEN TRUE
+            WHEN lower(trim(x)) IN ('false', '0', 'no', 'n', 'f') THEN FALSE END""",
+    f"""CREATE OR REPLACE TEMP MACRO sf_chunk(c) AS
+       substr('ABCDEFGHIJKLMNOPQRSTUVWXYZ012345', 1 + {_CHUNK_INDEX}, 1)""",
+    # Salesforce ids: a 15-character id and its 18-character form name one record.
+    """CREATE OR REPLACE TEMP MACRO sf_id18(x) AS
+       CASE WHEN regexp_full_match(x, '[A-Za-z0-9]{15}([A-Za-z0-9]{3})?')
+            THEN substr(x, 1, 15) || sf_chunk(substr(x, 1, 5)) || sf_chunk(substr(x, 6, 5))
+                 || sf_chunk(substr(x, 11, 5))
+            ELSE x END""",
+    # Emails match after trimming and lower-casing.
+    """CREATE OR REPLACE TEMP MACRO normalize_email(x) AS
+       CASE WHEN trim(x) = '' THEN NULL ELSE lower(trim(x)) END""",
+)
+
+
+def install_macros(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the reading-rule macros on this connection."""
+    for statement in MACROS:
+        con.execute(statement)

@@ -1,0 +1,20 @@
+"""Small helpers for running SQL on a DuckDB connection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import polars as pl
+
+
+def scalar(con: duckdb.DuckDBPyConnection, query: str, params: Any = None) -> Any:
+    """The first value of the first row (the whole result is fetched)."""
+    rows = con.execute(query, params).fetchall() if params else con.execute(query).fetchall()
+    return rows[0][0] if rows else None
+
+
+def frame(con: duckdb.DuckDBPyConnection, query: str, params: Any = None) -> pl.DataFrame:
+    """A query's result as a Polars frame, through Arrow."""
+    result = con.execute(query, params) if params else con.execute(query)
+    return pl.from_arrow(result.to_arrow_table())  # type: ignore[return-value]
