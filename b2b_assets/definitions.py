@@ -4,17 +4,25 @@ from __future__ import annotations
 
 from dagster import Definitions, in_process_executor
 
+from b2b_assets.model.tables import model_tables
 from b2b_assets.resources import default_warehouse
 from b2b_assets.settings import load_settings
 from b2b_assets.sources.assets import build_raw_assets
 from b2b_assets.sources.config import load_sources
+from b2b_assets.tables import build_table_asset
 
 
 def build_definitions() -> Definitions:
+    """Assemble the graph from `sources.yaml` and the segment files of `B2B_DATA_DIR`."""
     settings = load_settings()
     config = load_sources(settings.sources_file)
-    assets = [*build_raw_assets(settings.data_dir, config)]
-    return Definitions(assets=assets, resources={"warehouse": default_warehouse()},
+    assets = [
+        *build_raw_assets(settings.data_dir, config),
+        *(build_table_asset(table, "b2b") for table in model_tables(config)),
+    ]
+    return Definitions(
+        assets=assets,
+        resources={"warehouse": default_warehouse()},
         executor=in_process_executor,
     )
 

@@ -1,0 +1,52 @@
+"""One factory for every asset that is a warehouse table built by SQL."""
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import pandera.polars as pa
+from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, asset
+
+from b2b_assets.checks.pandera_checks import column_schema, schema_check_spec
+from b2b_assets.publish import publish_table, table_name
+from b2b_assets.resources import DuckDBWarehouse
+
+Statements = Callable[[duckdb.DuckDBPyConnection, AssetExecutionContext], Mapping[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class TableAsset:
+    """A table of a layer: its key, what one row is, what it reads, how it is built, its schema."""
+
+    key: AssetKey
+    description: str
+    deps: Sequence[AssetKey]
+    schema: pa.DataFrameSchema
+    select: str | None = None
+    build: Statements | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def run(self, con: duckdb.DuckDBPyConnection, context: AssetExecutionContext):
+        if self.build is not None:
+            return self.build(con, context)
+        con.execute(f"CREATE OR REPLACE TABLE {table_name(self.key)} AS {self.select}")
+        return None
+
+
+def build_table_asset(spec: TableAsset, group: str) -> AssetsDefinition:
+    """The asset of one table: built in a transaction, published only if its Pandera check passes."""
+
+    @asset(
+        key=spec.key,
+        group_name=group,
+        kinds={"duckdb"},
+        deps=list(spec.deps),
+        description=spec.description,
+        metadata={"dagster/column_schema": column_schema(spec.schema), **spec.metadata},
+        check_specs=[schema_check_spec(spec.key, spec.schema)],
+    )
+    def _table(context: AssetExecutionContext, warehouse: DuckDBWarehouse):
+        return publish_table(context, warehouse, spec.schema, lambda con: spec.run(con, context))
+
+    return _table
