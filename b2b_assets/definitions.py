@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dagster import Definitions, in_process_executor
 
+from b2b_assets.identity.tables import identity_tables
 from b2b_assets.model.tables import model_tables
+from b2b_assets.profiles.tables import profile_tables
 from b2b_assets.resources import default_warehouse
 from b2b_assets.settings import load_settings
 from b2b_assets.sources.assets import build_raw_assets
@@ -19,6 +21,8 @@ def build_definitions() -> Definitions:
     assets = [
         *build_raw_assets(settings.data_dir, config),
         *(build_table_asset(table, "b2b") for table in model_tables(config)),
+        *(build_table_asset(table, "identity") for table in identity_tables(config)),
+        *(build_table_asset(table, "profile") for table in profile_tables()),
     ]
     return Definitions(
         assets=assets,

@@ -1,0 +1,1 @@
+"""Identity resolution: accounts across systems, people by email, with the evidence of each link."""

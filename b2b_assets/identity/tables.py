@@ -1,0 +1,196 @@
+"""The identity.* tables: links with evidence, and the resolved ids."""
+
+from __future__ import annotations
+
+from dagster import AssetKey
+
+from b2b_assets.checks import identity_schemas as s
+from b2b_assets.identity.components import label_components
+from b2b_assets.model.sql_parts import deps, empty, raw, union
+from b2b_assets.sources.config import SourcesConfig
+from b2b_assets.tables import TableAsset
+
+
+def _key(layer: str, name: str) -> AssetKey:
+    return AssetKey([layer, name])
+
+
+def _mdm_members(config: SourcesConfig) -> str:
+    """Active MDM cross-references as account keys (Salesforce ids normalized to 18 chars)."""
+    salesforce = [source.name for source in config.of_type("salesforce")]
+    is_salesforce = (
+        f"source_instance IN ({', '.join(repr(name) for name in salesforce)})"
+        if salesforce else "FALSE"
+    )
+    parts = [
+        f"""SELECT golden_id, '{mdm.name}' AS mdm_instance,
+                   CASE WHEN {is_salesforce} THEN sf_id18(source_record_id)
+                        ELSE source_record_id END || '@' || source_instance AS account_key
+            FROM {raw(mdm, 'account_xref')} WHERE is_active"""
+        for mdm in config.of_type("mdm")
+    ]
+    return union(parts, empty({"golden_id": "VARCHAR", "mdm_instance": "VARCHAR",
+                               "account_key": "VARCHAR"}))
+
+
+def account_link(config: SourcesConfig) -> TableAsset:
+    select = f"""
+        WITH live AS (SELECT account_key FROM b2b.account WHERE NOT is_deleted),
+        mdm AS (
+            SELECT m.* FROM ({_mdm_members(config)}) m JOIN live USING (account_key)
+        ),
+        anchors AS (SELECT golden_id, min(account_key) AS anchor FROM mdm GROUP BY golden_id)
+        SELECT a.account_key AS left_key, a.crm_account_key AS right_key, 'crm_sync' AS rule,
+               'externalCompanyId of ' || a.source_instance || ' company ' || a.source_id
+               || ' is this CRM account' AS evidence
+        FROM b2b.account a JOIN live c ON c.account_key = a.crm_account_key
+        WHERE NOT a.is_deleted AND a.crm_account_key <> a.account_key
+        UNION ALL
+        SELECT m.account_key, x.anchor, 'mdm',
+               'golden_id ' || m.golden_id || ' in ' || m.mdm_instance
+        FROM mdm m JOIN anchors x USING (golden_id)
+        WHERE m.account_key <> x.anchor"""
+    return TableAsset(
+        key=_key("identity", "account_link"),
+        description="One row per link between two account records, with the rule and evidence.",
+        deps=[_key("b2b", "account"), *deps(config, {"mdm": ("account_xref",)})],
+        schema=s.ACCOUNT_LINK,
+        select=select,
+    )
+
+
+def _resolve_accounts(config: SourcesConfig):
+    def build(con, context):
+        labels = label_components(
+            con,
+            "SELECT account_key AS node FROM b2b.account WHERE NOT is_deleted",
+            "SELECT left_key, right_key FROM identity.account_link",
+        )
+        con.execute(
+            f"""CREATE OR REPLACE TABLE identity.account AS
+                WITH golden AS (
+                    SELECT account_key, min(golden_id) AS golden_id
+                    FROM ({_mdm_members(config)}) GROUP BY account_key
+                ),
+                members AS (
+                    SELECT l.node AS account_key, l.label AS component, g.golden_id,
+                           a.source_type
+                    FROM {labels} l JOIN b2b.account a ON a.account_key = l.node
+                    LEFT JOIN golden g ON g.account_key = l.node
+                )
+                SELECT account_key,
+                       coalesce(min(golden_id) OVER c,
+                                min(CASE WHEN source_type = 'salesforce' THEN account_key END) OVER c,
+                                min(account_key) OVER c) AS account_id,
+                       golden_id,
+                       count(*) OVER c AS component_size
+                FROM members
+                WINDOW c AS (PARTITION BY component)"""
+        )
+        return {"unified_accounts": con.execute(
+            "SELECT count(DISTINCT account_id) FROM identity.account").fetchall()[0][0]}
+
+    return build
+
+
+def account(config: SourcesConfig) -> TableAsset:
+    return TableAsset(
+        key=_key("identity", "account"),
+        description="One row per live source account: the unified account_id it resolves to.",
+        deps=[_key("b2b", "account"), _key("identity", "account_link"),
+              *deps(config, {"mdm": ("account_xref",)})],
+        schema=s.ACCOUNT_IDENTITY,
+        build=_resolve_accounts(config),
+    )
+
+
+def person_link(config: SourcesConfig) -> TableAsset:
+    select = """
+        WITH live AS (SELECT * FROM b2b.person WHERE NOT is_deleted),
+        anchors AS (
+            SELECT email_normalized, min(person_key) AS anchor FROM live
+            WHERE email_normalized IS NOT NULL GROUP BY 1
+        )
+        SELECT p.person_key AS left_key, x.anchor AS right_key, 'email' AS rule,
+               'same normalized email' AS evidence
+        FROM live p JOIN anchors x USING (email_normalized)
+        WHERE p.person_key <> x.anchor
+        UNION ALL
+        SELECT p.person_key, p.crm_person_key, 'crm_sync',
+               'sfdcContactId of ' || p.source_instance || ' lead ' || p.source_id
+               || ' is this CRM contact'
+        FROM live p JOIN live c ON c.person_key = p.crm_person_key
+        WHERE p.crm_person_key <> p.person_key"""
+    return TableAsset(
+        key=_key("identity", "person_link"),
+        description="One row per link between two person records, with the rule and evidence.",
+        deps=[_key("b2b", "person")],
+        schema=s.PERSON_LINK,
+        select=select,
+    )
+
+
+def _resolve_people(con, context):
+    labels = label_components(
+        con,
+        "SELECT person_key AS node FROM b2b.person WHERE NOT is_deleted",
+        "SELECT left_key, right_key FROM identity.person_link",
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TABLE identity.person AS
+            WITH members AS (
+                SELECT l.node AS person_key, l.label AS component, p.email_normalized
+                FROM {labels} l JOIN b2b.person p ON p.person_key = l.node
+            ),
+            components AS (
+                SELECT component, mode(email_normalized) AS email,
+                       count(DISTINCT email_normalized) AS emails, count(*) AS size
+                FROM members GROUP BY component
+            )
+            SELECT m.person_key,
+                   'p_' || left(md5(coalesce('email:' || c.email, 'key:' || m.component)), 20)
+                       AS person_id,
+                   c.email, c.emails AS distinct_emails, c.size AS component_size
+            FROM members m JOIN components c USING (component)"""
+    )
+    return {"unified_people": con.execute(
+        "SELECT count(DISTINCT person_id) FROM identity.person").fetchall()[0][0]}
+
+
+def person(config: SourcesConfig) -> TableAsset:
+    return TableAsset(
+        key=_key("identity", "person"),
+        description="One row per live source person record: the unified person_id it resolves to.",
+        deps=[_key("b2b", "person"), _key("identity", "person_link")],
+        schema=s.PERSON_IDENTITY,
+        build=_resolve_people,
+    )
+
+
+def opportunity(config: SourcesConfig) -> TableAsset:
+    select = """
+        SELECT o.opportunity_key,
+               coalesce(o.crm_opportunity_key, o.opportunity_key) AS opportunity_id,
+               a.account_id,
+               row_number() OVER (
+                   PARTITION BY coalesce(o.crm_opportunity_key, o.opportunity_key)
+                   ORDER BY (o.source_type = 'salesforce') DESC, o.opportunity_key
+               ) = 1 AS is_representative,
+               o.is_deleted
+        FROM b2b.opportunity o
+        LEFT JOIN identity.account a ON a.account_key = o.account_key"""
+    return TableAsset(
+        key=_key("identity", "opportunity"),
+        description="One row per opportunity record: the opportunity it is (counted once) "
+        "and its unified account.",
+        deps=[_key("b2b", "opportunity"), _key("identity", "account")],
+        schema=s.OPPORTUNITY_IDENTITY,
+        select=select,
+    )
+
+
+def identity_tables(config: SourcesConfig) -> list[TableAsset]:
+    return [
+        builder(config)
+        for builder in (account_link, account, person_link, person, opportunity)
+    ]

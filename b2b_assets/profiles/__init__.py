@@ -1,0 +1,1 @@
+"""Unified profiles: accounts and people with their rollups."""

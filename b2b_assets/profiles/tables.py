@@ -1,0 +1,208 @@
+"""The profile.* tables: one row per unified opportunity, account and person."""
+
+from __future__ import annotations
+
+from dagster import AssetKey
+
+from b2b_assets.checks import profile_schemas as s
+from b2b_assets.settings import load_settings
+from b2b_assets.tables import TableAsset
+
+
+def _key(layer: str, name: str) -> AssetKey:
+    return AssetKey([layer, name])
+
+
+OPPORTUNITY_SQL = """
+    WITH records AS (
+        SELECT i.opportunity_id, i.account_id, i.is_representative, o.*
+        FROM identity.opportunity i JOIN b2b.opportunity o USING (opportunity_key)
+    ),
+    grouped AS (
+        SELECT opportunity_id, list(opportunity_key ORDER BY opportunity_key) AS source_keys,
+               min(account_id) AS any_account_id
+        FROM records GROUP BY opportunity_id
+    )
+    SELECT r.opportunity_id, coalesce(r.account_id, g.any_account_id) AS account_id, r.name,
+           r.stage, r.amount, r.currency, r.amount_usd, coalesce(r.is_closed, FALSE) AS is_closed,
+           coalesce(r.is_won, FALSE) AS is_won, r.is_closed_won, r.close_date,
+           r.source_instance AS counted_from, g.source_keys
+    FROM records r JOIN grouped g USING (opportunity_id)
+    WHERE r.is_representative AND NOT r.is_deleted"""
+
+PERSON_ACCOUNT_SQL = """
+    SELECT p.person_id, a.account_id,
+           list(DISTINCT r.relation ORDER BY r.relation) AS relations,
+           list(DISTINCT r.roles ORDER BY r.roles) FILTER (WHERE r.roles IS NOT NULL) AS roles,
+           list(DISTINCT r.source_instance ORDER BY r.source_instance) AS source_instances
+    FROM b2b.account_person r
+    JOIN identity.person p ON p.person_key = r.person_key
+    JOIN identity.account a ON a.account_key = r.account_key
+    WHERE coalesce(r.is_active, TRUE)
+    GROUP BY p.person_id, a.account_id"""
+
+
+def _account_build(con, context):
+    as_of = load_settings().as_of
+    con.execute(
+        """CREATE OR REPLACE TABLE profile.account AS
+        WITH records AS (
+            SELECT i.account_id, i.golden_id, a.*
+            FROM identity.account i JOIN b2b.account a USING (account_key)
+        ),
+        base AS (
+            SELECT account_id,
+                   first(name ORDER BY source_type = 'salesforce' DESC, updated_at DESC NULLS LAST,
+                         account_key) FILTER (WHERE name IS NOT NULL) AS name,
+                   first(website ORDER BY source_type = 'salesforce' DESC, account_key)
+                       FILTER (WHERE website IS NOT NULL) AS website,
+                   first(domain ORDER BY source_type = 'salesforce' DESC, account_key)
+                       FILTER (WHERE domain IS NOT NULL) AS domain,
+                   first(industry ORDER BY source_type = 'salesforce' DESC, account_key)
+                       FILTER (WHERE industry IS NOT NULL) AS industry,
+                   first(billing_country ORDER BY source_type = 'salesforce' DESC, account_key)
+                       FILTER (WHERE billing_country IS NOT NULL) AS billing_country,
+                   max(number_of_employees) AS number_of_employees,
+                   max(annual_revenue) AS annual_revenue,
+                   min(golden_id) AS golden_id,
+                   list(account_key ORDER BY account_key) AS source_keys,
+                   list(DISTINCT source_instance ORDER BY source_instance) AS source_instances
+            FROM records GROUP BY account_id
+        ),
+        opportunities AS (
+            SELECT account_id,
+                   sum(amount_usd) FILTER (WHERE is_closed_won) AS closed_won_revenue,
+                   count(*) FILTER (WHERE is_closed_won) AS closed_won_count,
+                   sum(amount_usd) FILTER (WHERE NOT is_closed) AS open_pipeline,
+                   count(*) FILTER (WHERE NOT is_closed) AS open_opportunity_count,
+                   count(*) FILTER (WHERE is_closed AND NOT is_won) AS closed_lost_count,
+                   count(*) AS opportunity_count,
+                   max(close_date) FILTER (WHERE is_closed_won) AS last_closed_won_date
+            FROM profile.opportunity WHERE account_id IS NOT NULL GROUP BY account_id
+        ),
+        breakdown AS (
+            SELECT account_id,
+                   to_json(list({'source_instance': counted_from, 'closed_won_revenue': revenue,
+                                 'opportunities': n} ORDER BY counted_from))::VARCHAR
+                       AS revenue_by_source
+            FROM (SELECT account_id, counted_from,
+                         coalesce(sum(amount_usd) FILTER (WHERE is_closed_won), 0) AS revenue,
+                         count(*) AS n
+                  FROM profile.opportunity WHERE account_id IS NOT NULL GROUP BY ALL)
+            GROUP BY account_id
+        ),
+        people AS (
+            SELECT pa.account_id, count(DISTINCT pa.person_id) AS people_count,
+                   max(e.occurred_at) AS last_activity_at
+            FROM profile.person_account pa
+            LEFT JOIN identity.person ip ON ip.person_id = pa.person_id
+            LEFT JOIN b2b.experience_event e
+                   ON e.person_key = ip.person_key AND e.occurred_at <= $as_of
+            GROUP BY pa.account_id
+        )
+        SELECT b.account_id, b.name, coalesce(o.closed_won_revenue, 0) AS closed_won_revenue,
+               b.source_keys, b.source_instances, b.golden_id, b.website, b.domain, b.industry,
+               b.billing_country, b.number_of_employees, b.annual_revenue,
+               coalesce(o.closed_won_count, 0) AS closed_won_count,
+               coalesce(o.open_pipeline, 0) AS open_pipeline,
+               coalesce(o.open_opportunity_count, 0) AS open_opportunity_count,
+               coalesce(o.closed_lost_count, 0) AS closed_lost_count,
+               coalesce(o.opportunity_count, 0) AS opportunity_count,
+               o.last_closed_won_date,
+               coalesce(p.people_count, 0) AS people_count, p.last_activity_at,
+               coalesce(r.revenue_by_source, '[]') AS revenue_by_source
+        FROM base b
+        LEFT JOIN opportunities o USING (account_id)
+        LEFT JOIN breakdown r USING (account_id)
+        LEFT JOIN people p USING (account_id)""",
+        {"as_of": as_of},
+    )
+    return {"as_of": as_of.isoformat()}
+
+
+def _person_build(con, context):
+    as_of = load_settings().as_of
+    con.execute(
+        """CREATE OR REPLACE TABLE profile.person AS
+        WITH records AS (
+            SELECT i.person_id, i.email AS unified_email, p.*
+            FROM identity.person i JOIN b2b.person p USING (person_key)
+        ),
+        base AS (
+            SELECT person_id, any_value(unified_email) AS email,
+                   first(first_name ORDER BY source_type = 'salesforce' DESC,
+                         updated_at DESC NULLS LAST, person_key)
+                       FILTER (WHERE first_name IS NOT NULL) AS first_name,
+                   first(last_name ORDER BY source_type = 'salesforce' DESC,
+                         updated_at DESC NULLS LAST, person_key)
+                       FILTER (WHERE last_name IS NOT NULL) AS last_name,
+                   first(title ORDER BY source_type = 'salesforce' DESC,
+                         updated_at DESC NULLS LAST, person_key)
+                       FILTER (WHERE title IS NOT NULL) AS title,
+                   list(person_key ORDER BY person_key) AS source_keys,
+                   list(DISTINCT source_instance ORDER BY source_instance) AS source_instances,
+                   coalesce(flatten(list(list_transform(opt_out_reasons,
+                            lambda r: r || '@' || source_instance))), []) AS opt_out_reasons,
+                   bool_or(email_opt_out) AS any_opt_out
+            FROM records GROUP BY person_id
+        ),
+        accounts AS (
+            SELECT person_id, list(account_id ORDER BY account_id) AS account_ids
+            FROM profile.person_account GROUP BY person_id
+        ),
+        activity AS (
+            SELECT i.person_id, max(e.occurred_at) AS last_activity_at, count(*) AS event_count
+            FROM b2b.experience_event e JOIN identity.person i USING (person_key)
+            WHERE e.occurred_at <= $as_of
+            GROUP BY i.person_id
+        )
+        SELECT b.person_id, b.email, coalesce(a.account_ids, []) AS account_ids,
+               b.email IS NOT NULL AND NOT b.any_opt_out AS can_email,
+               b.first_name, b.last_name, b.title, b.source_keys, b.source_instances,
+               list_sort(list_distinct(b.opt_out_reasons)) AS opt_out_reasons,
+               v.last_activity_at, coalesce(v.event_count, 0) AS event_count
+        FROM base b
+        LEFT JOIN accounts a USING (person_id)
+        LEFT JOIN activity v USING (person_id)""",
+        {"as_of": as_of},
+    )
+    return {"as_of": as_of.isoformat()}
+
+
+def profile_tables() -> list[TableAsset]:
+    return [
+        TableAsset(
+            key=_key("profile", "opportunity"),
+            description="One row per unified opportunity, counted once however many systems "
+            "it arrives through; amounts in USD.",
+            deps=[_key("identity", "opportunity"), _key("b2b", "opportunity")],
+            schema=s.OPPORTUNITY,
+            select=OPPORTUNITY_SQL,
+        ),
+        TableAsset(
+            key=_key("profile", "person_account"),
+            description="One row per (unified person, unified account) they belong to.",
+            deps=[_key("b2b", "account_person"), _key("identity", "person"),
+                  _key("identity", "account")],
+            schema=s.PERSON_ACCOUNT,
+            select=PERSON_ACCOUNT_SQL,
+        ),
+        TableAsset(
+            key=_key("profile", "account"),
+            description="One row per unified account: revenue, pipeline, people, activity, "
+            "per-source breakdown.",
+            deps=[_key("identity", "account"), _key("b2b", "account"),
+                  _key("profile", "opportunity"), _key("profile", "person_account"),
+                  _key("b2b", "experience_event")],
+            schema=s.ACCOUNT,
+            build=_account_build,
+        ),
+        TableAsset(
+            key=_key("profile", "person"),
+            description="One row per unified person: email, accounts, consent, activity.",
+            deps=[_key("identity", "person"), _key("b2b", "person"),
+                  _key("profile", "person_account"), _key("b2b", "experience_event")],
+            schema=s.PERSON,
+            build=_person_build,
+        ),
+    ]
