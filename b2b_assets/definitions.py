@@ -8,6 +8,7 @@ from b2b_assets.identity.tables import identity_tables
 from b2b_assets.model.tables import model_tables
 from b2b_assets.profiles.tables import profile_tables
 from b2b_assets.resources import default_warehouse
+from b2b_assets.segments.assets import build_audience_assets
 from b2b_assets.settings import load_settings
 from b2b_assets.sources.assets import build_raw_assets
 from b2b_assets.sources.config import load_sources
@@ -23,6 +24,7 @@ def build_definitions() -> Definitions:
         *(build_table_asset(table, "b2b") for table in model_tables(config)),
         *(build_table_asset(table, "identity") for table in identity_tables(config)),
         *(build_table_asset(table, "profile") for table in profile_tables()),
+        *build_audience_assets(settings.segments_dir),
     ]
     return Definitions(
         assets=assets,

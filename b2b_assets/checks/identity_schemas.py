@@ -14,11 +14,13 @@ LINK_COLUMNS = {
 }
 ACCOUNT_LINK = pa.DataFrameSchema(
     {**LINK_COLUMNS, "rule": pa.Column(pl.String(), pa.Check.isin(["mdm", "crm_sync"]))},
-    name="identity.account_link", strict=True,
+    name="identity.account_link",
+    strict=True,
 )
 PERSON_LINK = pa.DataFrameSchema(
     {**LINK_COLUMNS, "rule": pa.Column(pl.String(), pa.Check.isin(["email", "crm_sync"]))},
-    name="identity.person_link", strict=True,
+    name="identity.person_link",
+    strict=True,
 )
 ACCOUNT_IDENTITY = pa.DataFrameSchema(
     {
@@ -27,18 +29,21 @@ ACCOUNT_IDENTITY = pa.DataFrameSchema(
         "golden_id": text("this record's MDM golden id"),
         "component_size": pa.Column(pl.Int64(), pa.Check.ge(1), description="records unified"),
     },
-    name="identity.account", strict=True,
+    name="identity.account",
+    strict=True,
 )
 PERSON_IDENTITY = pa.DataFrameSchema(
     {
         "person_key": key_column("the source person"),
-        "person_id": pa.Column(pl.String(), pa.Check.str_matches(r"^p_[0-9a-f]{20}$"),
-                               description="the unified person"),
+        "person_id": pa.Column(
+            pl.String(), pa.Check.str_matches(r"^p_[0-9a-f]{20}$"), description="the unified person"
+        ),
         "email": text("the person's normalized email"),
         "distinct_emails": count("distinct emails joined (more than one only through CRM sync)"),
         "component_size": pa.Column(pl.Int64(), pa.Check.ge(1), description="records unified"),
     },
-    name="identity.person", strict=True,
+    name="identity.person",
+    strict=True,
 )
 OPPORTUNITY_IDENTITY = pa.DataFrameSchema(
     {
@@ -48,5 +53,6 @@ OPPORTUNITY_IDENTITY = pa.DataFrameSchema(
         "is_representative": flag("the record whose values count (the CRM's where present)"),
         "is_deleted": flag("deleted in the source"),
     },
-    name="identity.opportunity", strict=True,
+    name="identity.opportunity",
+    strict=True,
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
-from b2b_assets.checks.schemas import day, flag, key_column, money, moment, text
+from b2b_assets.checks.schemas import day, flag, key_column, moment, money, text
 
 V, B, D, T, F, I = "VARCHAR", "BOOLEAN", "DATE", "TIMESTAMPTZ", "DOUBLE", "BIGINT"
 SOURCE = {
@@ -13,9 +13,20 @@ SOURCE = {
 }
 
 ACCOUNT_TYPES = {
-    "account_key": V, "source_instance": V, "source_type": V, "source_id": V, "name": V,
-    "website": V, "industry": V, "annual_revenue": F, "number_of_employees": I,
-    "billing_country": V, "parent_key": V, "crm_account_key": V, "is_deleted": B, "updated_at": T,
+    "account_key": V,
+    "source_instance": V,
+    "source_type": V,
+    "source_id": V,
+    "name": V,
+    "website": V,
+    "industry": V,
+    "annual_revenue": F,
+    "number_of_employees": I,
+    "billing_country": V,
+    "parent_key": V,
+    "crm_account_key": V,
+    "is_deleted": B,
+    "updated_at": T,
 }
 ACCOUNT = pa.DataFrameSchema(
     {
@@ -31,20 +42,33 @@ ACCOUNT = pa.DataFrameSchema(
         "billing_country": text("billing country"),
         "parent_key": key_column("parent account key", unique=False, nullable=True),
         "crm_account_key": key_column(
-            "the CRM account this record is (itself, or the synced CRM's)", unique=False,
+            "the CRM account this record is (itself, or the synced CRM's)",
+            unique=False,
             nullable=True,
         ),
         "is_deleted": flag("deleted in the source; not part of any profile"),
         "updated_at": moment("last modified in the source"),
         "domain": text("website domain, lower case, without www"),
     },
-    name="b2b.account", strict=True,
+    name="b2b.account",
+    strict=True,
 )
 
 PERSON_TYPES = {
-    "person_key": V, "source_instance": V, "source_type": V, "source_id": V, "email": V,
-    "email_normalized": V, "first_name": V, "last_name": V, "title": V, "company_name": V,
-    "account_key": V, "crm_person_key": V, "opt_out_reasons": "VARCHAR[]", "is_deleted": B,
+    "person_key": V,
+    "source_instance": V,
+    "source_type": V,
+    "source_id": V,
+    "email": V,
+    "email_normalized": V,
+    "first_name": V,
+    "last_name": V,
+    "title": V,
+    "company_name": V,
+    "account_key": V,
+    "crm_person_key": V,
+    "opt_out_reasons": "VARCHAR[]",
+    "is_deleted": B,
     "updated_at": T,
 }
 PERSON = pa.DataFrameSchema(
@@ -66,13 +90,25 @@ PERSON = pa.DataFrameSchema(
         "updated_at": moment("last modified in the source"),
         "email_opt_out": flag("any consent flag set on this record"),
     },
-    name="b2b.person", strict=True,
+    name="b2b.person",
+    strict=True,
 )
 
 OPPORTUNITY_TYPES = {
-    "opportunity_key": V, "source_instance": V, "source_type": V, "source_id": V,
-    "crm_opportunity_key": V, "account_key": V, "name": V, "stage": V, "amount": F,
-    "currency": V, "is_closed": B, "is_won": B, "close_date": D, "is_deleted": B,
+    "opportunity_key": V,
+    "source_instance": V,
+    "source_type": V,
+    "source_id": V,
+    "crm_opportunity_key": V,
+    "account_key": V,
+    "name": V,
+    "stage": V,
+    "amount": F,
+    "currency": V,
+    "is_closed": B,
+    "is_won": B,
+    "close_date": D,
+    "is_deleted": B,
 }
 OPPORTUNITY = pa.DataFrameSchema(
     {
@@ -95,11 +131,16 @@ OPPORTUNITY = pa.DataFrameSchema(
         "amount_usd": money("amount converted to USD with fx_rates.csv"),
         "is_closed_won": flag("closed and won"),
     },
-    name="b2b.opportunity", strict=True,
+    name="b2b.opportunity",
+    strict=True,
 )
 
 OPPORTUNITY_PERSON_TYPES = {
-    "relation_key": V, "source_instance": V, "opportunity_key": V, "person_key": V, "role": V,
+    "relation_key": V,
+    "source_instance": V,
+    "opportunity_key": V,
+    "person_key": V,
+    "role": V,
     "is_primary": B,
 }
 OPPORTUNITY_PERSON = pa.DataFrameSchema(
@@ -111,12 +152,19 @@ OPPORTUNITY_PERSON = pa.DataFrameSchema(
         "role": text("role, e.g. Decision Maker"),
         "is_primary": flag("primary contact", nullable=True),
     },
-    name="b2b.opportunity_person", strict=True,
+    name="b2b.opportunity_person",
+    strict=True,
 )
 
 ACCOUNT_PERSON_TYPES = {
-    "relation_key": V, "source_instance": V, "relation": V, "account_key": V, "person_key": V,
-    "is_active": B, "is_direct": B, "roles": V,
+    "relation_key": V,
+    "source_instance": V,
+    "relation": V,
+    "account_key": V,
+    "person_key": V,
+    "is_active": B,
+    "is_direct": B,
+    "roles": V,
 }
 ACCOUNT_PERSON = pa.DataFrameSchema(
     {
@@ -132,12 +180,22 @@ ACCOUNT_PERSON = pa.DataFrameSchema(
         "is_direct": flag("the contact's direct account", nullable=True),
         "roles": text("roles in the account"),
     },
-    name="b2b.account_person", strict=True, unique=["relation", "relation_key"],
+    name="b2b.account_person",
+    strict=True,
+    unique=["relation", "relation_key"],
 )
 
 CAMPAIGN_TYPES = {
-    "campaign_key": V, "source_instance": V, "campaign_kind": V, "source_id": V, "name": V,
-    "type": V, "status": V, "channel": V, "start_date": D, "end_date": D,
+    "campaign_key": V,
+    "source_instance": V,
+    "campaign_kind": V,
+    "source_id": V,
+    "name": V,
+    "type": V,
+    "status": V,
+    "channel": V,
+    "start_date": D,
+    "end_date": D,
 }
 CAMPAIGN = pa.DataFrameSchema(
     {
@@ -154,11 +212,16 @@ CAMPAIGN = pa.DataFrameSchema(
         "start_date": day("start date"),
         "end_date": day("end date"),
     },
-    name="b2b.campaign", strict=True,
+    name="b2b.campaign",
+    strict=True,
 )
 
 CAMPAIGN_MEMBER_TYPES = {
-    "member_key": V, "source_instance": V, "campaign_key": V, "person_key": V, "status": V,
+    "member_key": V,
+    "source_instance": V,
+    "campaign_key": V,
+    "person_key": V,
+    "status": V,
     "has_responded": B,
 }
 CAMPAIGN_MEMBER = pa.DataFrameSchema(
@@ -170,7 +233,8 @@ CAMPAIGN_MEMBER = pa.DataFrameSchema(
         "status": text("member status"),
         "has_responded": flag("responded / reached success", nullable=True),
     },
-    name="b2b.campaign_member", strict=True,
+    name="b2b.campaign_member",
+    strict=True,
 )
 
 MARKETING_LIST_TYPES = {"list_key": V, "source_instance": V, "source_id": V, "name": V}
@@ -181,11 +245,15 @@ MARKETING_LIST = pa.DataFrameSchema(
         "source_id": text("the list's id", nullable=False),
         "name": text("list name"),
     },
-    name="b2b.marketing_list", strict=True,
+    name="b2b.marketing_list",
+    strict=True,
 )
 
 MARKETING_LIST_MEMBER_TYPES = {
-    "member_key": V, "source_instance": V, "list_key": V, "person_key": V,
+    "member_key": V,
+    "source_instance": V,
+    "list_key": V,
+    "person_key": V,
 }
 MARKETING_LIST_MEMBER = pa.DataFrameSchema(
     {
@@ -194,12 +262,21 @@ MARKETING_LIST_MEMBER = pa.DataFrameSchema(
         "list_key": key_column("the list", unique=False),
         "person_key": key_column("the member", unique=False),
     },
-    name="b2b.marketing_list_member", strict=True,
+    name="b2b.marketing_list_member",
+    strict=True,
 )
 
 EXPERIENCE_EVENT_TYPES = {
-    "event_key": V, "source_instance": V, "person_key": V, "event_type": V, "event_type_id": I,
-    "occurred_at": T, "page": V, "url": V, "primary_attribute_value_id": V, "attributes": V,
+    "event_key": V,
+    "source_instance": V,
+    "person_key": V,
+    "event_type": V,
+    "event_type_id": I,
+    "occurred_at": T,
+    "page": V,
+    "url": V,
+    "primary_attribute_value_id": V,
+    "attributes": V,
 }
 EXPERIENCE_EVENT = pa.DataFrameSchema(
     {
@@ -214,6 +291,6 @@ EXPERIENCE_EVENT = pa.DataFrameSchema(
         "primary_attribute_value_id": text("primary attribute value id"),
         "attributes": text("attributes, JSON text"),
     },
-    name="b2b.experience_event", strict=True,
+    name="b2b.experience_event",
+    strict=True,
 )
-

@@ -50,22 +50,27 @@ def column_schema(schema: pa.DataFrameSchema) -> TableSchema:
 
 def _failure_table(frame: pl.DataFrame) -> str:
     sample = frame.head(FAILURE_SAMPLE)
-    columns = [name for name in ("schema_context", "column", "check", "failure_case", "index")
-               if name in sample.columns]
+    columns = [
+        name
+        for name in ("schema_context", "column", "check", "failure_case", "index")
+        if name in sample.columns
+    ]
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for row in sample.select(columns).iter_rows():
         lines.append("| " + " | ".join(str(value)[:60] for value in row) + " |")
     return "\n".join(lines)
 
 
-def validate_frame(key: AssetKey, frame: pl.DataFrame, schema: pa.DataFrameSchema) -> AssetCheckResult:
+def validate_frame(
+    key: AssetKey, frame: pl.DataFrame, schema: pa.DataFrameSchema
+) -> AssetCheckResult:
     """Validate a frame (schema and data) and report the result as a check result."""
     try:
         schema.validate(frame, lazy=True)
     except (SchemaErrors, SchemaError) as exc:
         cases = getattr(exc, "failure_cases", None)
-        cases_frame = cases if isinstance(cases, pl.DataFrame) else pl.DataFrame(
-            {"check": [str(exc)[:500]]}
+        cases_frame = (
+            cases if isinstance(cases, pl.DataFrame) else pl.DataFrame({"check": [str(exc)[:500]]})
         )
         return AssetCheckResult(
             asset_key=key,

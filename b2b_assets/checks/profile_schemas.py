@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
-from b2b_assets.checks.schemas import count, day, flag, money, moment, text, text_list
+from b2b_assets.checks.schemas import count, day, flag, moment, money, text, text_list
 
 OPPORTUNITY = pa.DataFrameSchema(
     {
@@ -23,7 +23,28 @@ OPPORTUNITY = pa.DataFrameSchema(
         "counted_from": text("the source instance whose record counts", nullable=False),
         "source_keys": text_list("every record of this opportunity"),
     },
-    name="profile.opportunity", strict=True,
+    name="profile.opportunity",
+    strict=True,
+)
+PERSON_OPPORTUNITY = pa.DataFrameSchema(
+    {
+        "person_id": text("the person", nullable=False),
+        "opportunity_id": text("the opportunity", nullable=False),
+        "role": text("the person's role"),
+        "is_primary": flag("primary contact"),
+        "account_id": text("the opportunity's account"),
+        "name": text("opportunity name"),
+        "stage": text("stage"),
+        "amount": money("amount in its currency"),
+        "currency": text("currency"),
+        "amount_usd": money("amount in USD"),
+        "is_closed": flag("closed"),
+        "is_won": flag("won"),
+        "is_closed_won": flag("closed and won"),
+        "close_date": day("close date"),
+    },
+    name="profile.person_opportunity",
+    strict=True,
 )
 PERSON_ACCOUNT = pa.DataFrameSchema(
     {
@@ -33,15 +54,18 @@ PERSON_ACCOUNT = pa.DataFrameSchema(
         "roles": pa.Column(pl.List(pl.String()), nullable=True, description="roles"),
         "source_instances": text_list("sources that relate them"),
     },
-    name="profile.person_account", strict=True, unique=["person_id", "account_id"],
+    name="profile.person_account",
+    strict=True,
+    unique=["person_id", "account_id"],
 )
 ACCOUNT = pa.DataFrameSchema(
     {
         "account_id": text("the unified account", nullable=False, unique=True),
         "name": text("name (the CRM's where present)"),
         "closed_won_revenue": pa.Column(
-            pl.Float64(), pa.Check.ge(0), description="closed-won revenue in USD, all systems, "
-            "each opportunity once",
+            pl.Float64(),
+            pa.Check.ge(0),
+            description="closed-won revenue in USD, all systems, each opportunity once",
         ),
         "source_keys": text_list("the source account records unified"),
         "source_instances": text_list("sources the account appears in"),
@@ -62,7 +86,8 @@ ACCOUNT = pa.DataFrameSchema(
         "last_activity_at": moment("latest event of its people, up to B2B_AS_OF"),
         "revenue_by_source": text("closed-won revenue per source instance (JSON)", False),
     },
-    name="profile.account", strict=True,
+    name="profile.account",
+    strict=True,
 )
 PERSON = pa.DataFrameSchema(
     {
@@ -79,5 +104,6 @@ PERSON = pa.DataFrameSchema(
         "last_activity_at": moment("latest event up to B2B_AS_OF"),
         "event_count": count("events up to B2B_AS_OF"),
     },
-    name="profile.person", strict=True,
+    name="profile.person",
+    strict=True,
 )

@@ -46,7 +46,10 @@ def raw_schema(spec: ObjectSpec, table: str) -> pa.DataFrameSchema:
 def key_column(description: str, unique: bool = True, nullable: bool = False) -> pa.Column:
     """A `<id>@<instance>` source key."""
     return pa.Column(
-        TEXT, pa.Check.str_matches(KEY_FORMAT), unique=unique, nullable=nullable,
+        TEXT,
+        pa.Check.str_matches(KEY_FORMAT),
+        unique=unique,
+        nullable=nullable,
         description=description,
     )
 

@@ -20,17 +20,19 @@ def _mdm_members(config: SourcesConfig) -> str:
     salesforce = [source.name for source in config.of_type("salesforce")]
     is_salesforce = (
         f"source_instance IN ({', '.join(repr(name) for name in salesforce)})"
-        if salesforce else "FALSE"
+        if salesforce
+        else "FALSE"
     )
     parts = [
         f"""SELECT golden_id, '{mdm.name}' AS mdm_instance,
                    CASE WHEN {is_salesforce} THEN sf_id18(source_record_id)
                         ELSE source_record_id END || '@' || source_instance AS account_key
-            FROM {raw(mdm, 'account_xref')} WHERE is_active"""
+            FROM {raw(mdm, "account_xref")} WHERE is_active"""
         for mdm in config.of_type("mdm")
     ]
-    return union(parts, empty({"golden_id": "VARCHAR", "mdm_instance": "VARCHAR",
-                               "account_key": "VARCHAR"}))
+    return union(
+        parts, empty({"golden_id": "VARCHAR", "mdm_instance": "VARCHAR", "account_key": "VARCHAR"})
+    )
 
 
 def account_link(config: SourcesConfig) -> TableAsset:
@@ -87,8 +89,11 @@ def _resolve_accounts(config: SourcesConfig):
                 FROM members
                 WINDOW c AS (PARTITION BY component)"""
         )
-        return {"unified_accounts": con.execute(
-            "SELECT count(DISTINCT account_id) FROM identity.account").fetchall()[0][0]}
+        return {
+            "unified_accounts": con.execute(
+                "SELECT count(DISTINCT account_id) FROM identity.account"
+            ).fetchall()[0][0]
+        }
 
     return build
 
@@ -97,8 +102,11 @@ def account(config: SourcesConfig) -> TableAsset:
     return TableAsset(
         key=_key("identity", "account"),
         description="One row per live source account: the unified account_id it resolves to.",
-        deps=[_key("b2b", "account"), _key("identity", "account_link"),
-              *deps(config, {"mdm": ("account_xref",)})],
+        deps=[
+            _key("b2b", "account"),
+            _key("identity", "account_link"),
+            *deps(config, {"mdm": ("account_xref",)}),
+        ],
         schema=s.ACCOUNT_IDENTITY,
         build=_resolve_accounts(config),
     )
@@ -153,8 +161,11 @@ def _resolve_people(con, context):
                    c.email, c.emails AS distinct_emails, c.size AS component_size
             FROM members m JOIN components c USING (component)"""
     )
-    return {"unified_people": con.execute(
-        "SELECT count(DISTINCT person_id) FROM identity.person").fetchall()[0][0]}
+    return {
+        "unified_people": con.execute(
+            "SELECT count(DISTINCT person_id) FROM identity.person"
+        ).fetchall()[0][0]
+    }
 
 
 def person(config: SourcesConfig) -> TableAsset:
@@ -191,6 +202,5 @@ def opportunity(config: SourcesConfig) -> TableAsset:
 
 def identity_tables(config: SourcesConfig) -> list[TableAsset]:
     return [
-        builder(config)
-        for builder in (account_link, account, person_link, person, opportunity)
+        builder(config) for builder in (account_link, account, person_link, person, opportunity)
     ]

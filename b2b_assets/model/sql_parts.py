@@ -43,9 +43,7 @@ def empty(columns: dict[str, str]) -> str:
 def deps(config: SourcesConfig, objects: dict[str, tuple[str, ...]]) -> list[AssetKey]:
     """Raw assets read: for each source type, the objects named."""
     return [
-        raw_dep(source, name)
-        for source in config.sources
-        for name in objects.get(source.type, ())
+        raw_dep(source, name) for source in config.sources for name in objects.get(source.type, ())
     ]
 
 

@@ -41,22 +41,22 @@ def _marketo_account_key(source: SourceInstance, config: SourcesConfig, sfdc_acc
 
 def account(config: SourcesConfig) -> TableAsset:
     parts = [
-        f"""SELECT {key('id', src.name)} AS account_key, '{src.name}' AS source_instance,
+        f"""SELECT {key("id", src.name)} AS account_key, '{src.name}' AS source_instance,
                    'salesforce' AS source_type, id AS source_id, name, website, industry,
                    annual_revenue, number_of_employees, billing_country,
-                   {key('parent_id', src.name)} AS parent_key,
-                   {key('id', src.name)} AS crm_account_key, is_deleted,
+                   {key("parent_id", src.name)} AS parent_key,
+                   {key("id", src.name)} AS crm_account_key, is_deleted,
                    last_modified_date AS updated_at
-            FROM {raw(src, 'Account')}"""
+            FROM {raw(src, "Account")}"""
         for src in config.of_type("salesforce")
     ] + [
-        f"""SELECT {key('id', src.name)} AS account_key, '{src.name}' AS source_instance,
+        f"""SELECT {key("id", src.name)} AS account_key, '{src.name}' AS source_instance,
                    'marketo' AS source_type, id AS source_id, company AS name, website, industry,
                    annual_revenue, number_of_employees, billing_country,
                    CAST(NULL AS VARCHAR) AS parent_key,
-                   {_crm_key(src, config, 'external_company_id')} AS crm_account_key,
+                   {_crm_key(src, config, "external_company_id")} AS crm_account_key,
                    FALSE AS is_deleted, CAST(NULL AS TIMESTAMPTZ) AS updated_at
-            FROM {raw(src, 'companies')}"""
+            FROM {raw(src, "companies")}"""
         for src in config.of_type("marketo")
     ]
     select = f"""
@@ -87,27 +87,27 @@ _OPT_OUT_MARKETO = "list_filter([{}], lambda r: r IS NOT NULL)".format(
 
 def person(config: SourcesConfig) -> TableAsset:
     parts = [
-        f"""SELECT {key('id', src.name)} AS person_key, '{src.name}' AS source_instance,
+        f"""SELECT {key("id", src.name)} AS person_key, '{src.name}' AS source_instance,
                    'salesforce' AS source_type, id AS source_id, email,
                    normalize_email(email) AS email_normalized, first_name, last_name, title,
                    CAST(NULL AS VARCHAR) AS company_name,
-                   {key('account_id', src.name)} AS account_key,
-                   {key('id', src.name)} AS crm_person_key,
+                   {key("account_id", src.name)} AS account_key,
+                   {key("id", src.name)} AS crm_person_key,
                    CASE WHEN has_opted_out_of_email THEN ['HasOptedOutOfEmail']
                         ELSE CAST([] AS VARCHAR[]) END AS opt_out_reasons,
                    is_deleted, last_modified_date AS updated_at
-            FROM {raw(src, 'Contact')}"""
+            FROM {raw(src, "Contact")}"""
         for src in config.of_type("salesforce")
     ] + [
-        f"""SELECT {key('t.id', src.name)} AS person_key, '{src.name}' AS source_instance,
+        f"""SELECT {key("t.id", src.name)} AS person_key, '{src.name}' AS source_instance,
                    'marketo' AS source_type, t.id AS source_id, email,
                    normalize_email(email) AS email_normalized, first_name, last_name, title,
                    company AS company_name,
-                   {_marketo_account_key(src, config, 't.sfdc_account_id')} AS account_key,
-                   {_crm_key(src, config, 't.sfdc_contact_id')} AS crm_person_key,
+                   {_marketo_account_key(src, config, "t.sfdc_account_id")} AS account_key,
+                   {_crm_key(src, config, "t.sfdc_contact_id")} AS crm_person_key,
                    {_OPT_OUT_MARKETO} AS opt_out_reasons,
                    FALSE AS is_deleted, coalesce(updated_at, created_at) AS updated_at
-            FROM {raw(src, 'leads')} AS t {_company_lookup(src, 'co')}"""
+            FROM {raw(src, "leads")} AS t {_company_lookup(src, "co")}"""
         for src in config.of_type("marketo")
     ]
     select = f"""
@@ -124,23 +124,23 @@ def person(config: SourcesConfig) -> TableAsset:
 
 def opportunity(config: SourcesConfig) -> TableAsset:
     parts = [
-        f"""SELECT {key('id', src.name)} AS opportunity_key, '{src.name}' AS source_instance,
+        f"""SELECT {key("id", src.name)} AS opportunity_key, '{src.name}' AS source_instance,
                    'salesforce' AS source_type, id AS source_id,
-                   {key('id', src.name)} AS crm_opportunity_key,
-                   {key('account_id', src.name)} AS account_key, name, stage_name AS stage,
+                   {key("id", src.name)} AS crm_opportunity_key,
+                   {key("account_id", src.name)} AS account_key, name, stage_name AS stage,
                    amount, upper(trim(coalesce(currency_iso_code, 'USD'))) AS currency,
                    is_closed, is_won, close_date, is_deleted
-            FROM {raw(src, 'Opportunity')}"""
+            FROM {raw(src, "Opportunity")}"""
         for src in config.of_type("salesforce")
     ] + [
-        f"""SELECT {key('t.marketo_guid', src.name)} AS opportunity_key,
+        f"""SELECT {key("t.marketo_guid", src.name)} AS opportunity_key,
                    '{src.name}' AS source_instance, 'marketo' AS source_type,
                    t.marketo_guid AS source_id,
-                   {_crm_key(src, config, 't.external_opportunity_id')} AS crm_opportunity_key,
+                   {_crm_key(src, config, "t.external_opportunity_id")} AS crm_opportunity_key,
                    {_marketo_account_key(src, config, None)} AS account_key,
                    name, stage, amount, 'USD' AS currency, is_closed, is_won, close_date,
                    FALSE AS is_deleted
-            FROM {raw(src, 'opportunities')} AS t {_company_lookup(src, 'co')}"""
+            FROM {raw(src, "opportunities")} AS t {_company_lookup(src, "co")}"""
         for src in config.of_type("marketo")
     ]
     select = f"""
@@ -154,7 +154,9 @@ def opportunity(config: SourcesConfig) -> TableAsset:
         description="One row per source opportunity record: Salesforce and Marketo opportunities.",
         deps=[
             FX_RATES,
-            *deps(config, {"salesforce": ("Opportunity",), "marketo": ("opportunities", "companies")}),
+            *deps(
+                config, {"salesforce": ("Opportunity",), "marketo": ("opportunities", "companies")}
+            ),
         ],
         schema=s.OPPORTUNITY,
         select=select,
@@ -169,19 +171,19 @@ def _marketo_opportunity_key(source: SourceInstance, config: SourcesConfig) -> s
 
 def opportunity_person(config: SourcesConfig) -> TableAsset:
     parts = [
-        f"""SELECT {key('id', src.name)} AS relation_key, '{src.name}' AS source_instance,
-                   {key('opportunity_id', src.name)} AS opportunity_key,
-                   {key('contact_id', src.name)} AS person_key, role, is_primary
-            FROM {raw(src, 'OpportunityContactRole')}"""
+        f"""SELECT {key("id", src.name)} AS relation_key, '{src.name}' AS source_instance,
+                   {key("opportunity_id", src.name)} AS opportunity_key,
+                   {key("contact_id", src.name)} AS person_key, role, is_primary
+            FROM {raw(src, "OpportunityContactRole")}"""
         for src in config.of_type("salesforce")
     ] + [
-        f"""SELECT {key('t.marketo_guid', src.name)} AS relation_key,
+        f"""SELECT {key("t.marketo_guid", src.name)} AS relation_key,
                    '{src.name}' AS source_instance,
                    {_marketo_opportunity_key(src, config)} AS opportunity_key,
-                   {key('t.lead_id', src.name)} AS person_key, t.role, t.is_primary
-            FROM {raw(src, 'opportunity_roles')} AS t
+                   {key("t.lead_id", src.name)} AS person_key, t.role, t.is_primary
+            FROM {raw(src, "opportunity_roles")} AS t
             LEFT JOIN (SELECT external_opportunity_id, min(marketo_guid) AS marketo_guid
-                       FROM {raw(src, 'opportunities')} GROUP BY 1) AS op
+                       FROM {raw(src, "opportunities")} GROUP BY 1) AS op
               ON op.external_opportunity_id = t.external_opportunity_id"""
         for src in config.of_type("marketo")
     ]
@@ -190,8 +192,10 @@ def opportunity_person(config: SourcesConfig) -> TableAsset:
         description="One row per person's role on an opportunity (contact roles, opportunity roles).",
         deps=deps(
             config,
-            {"salesforce": ("OpportunityContactRole",),
-             "marketo": ("opportunity_roles", "opportunities")},
+            {
+                "salesforce": ("OpportunityContactRole",),
+                "marketo": ("opportunity_roles", "opportunities"),
+            },
         ),
         schema=s.OPPORTUNITY_PERSON,
         select=union(parts, empty(s.OPPORTUNITY_PERSON_TYPES)),
@@ -199,29 +203,33 @@ def opportunity_person(config: SourcesConfig) -> TableAsset:
 
 
 def account_person(config: SourcesConfig) -> TableAsset:
-    parts = [
-        f"""SELECT {key('id', src.name)} AS relation_key, '{src.name}' AS source_instance,
-                   'contact_account' AS relation, {key('account_id', src.name)} AS account_key,
-                   {key('id', src.name)} AS person_key, TRUE AS is_active, TRUE AS is_direct,
+    parts = (
+        [
+            f"""SELECT {key("id", src.name)} AS relation_key, '{src.name}' AS source_instance,
+                   'contact_account' AS relation, {key("account_id", src.name)} AS account_key,
+                   {key("id", src.name)} AS person_key, TRUE AS is_active, TRUE AS is_direct,
                    CAST(NULL AS VARCHAR) AS roles
-            FROM {raw(src, 'Contact')} WHERE account_id IS NOT NULL AND NOT is_deleted"""
-        for src in config.of_type("salesforce")
-    ] + [
-        f"""SELECT {key('id', src.name)} AS relation_key, '{src.name}' AS source_instance,
+            FROM {raw(src, "Contact")} WHERE account_id IS NOT NULL AND NOT is_deleted"""
+            for src in config.of_type("salesforce")
+        ]
+        + [
+            f"""SELECT {key("id", src.name)} AS relation_key, '{src.name}' AS source_instance,
                    'account_contact_relation' AS relation,
-                   {key('account_id', src.name)} AS account_key,
-                   {key('contact_id', src.name)} AS person_key, is_active, is_direct, roles
-            FROM {raw(src, 'AccountContactRelation')}"""
-        for src in config.of_type("salesforce")
-    ] + [
-        f"""SELECT {key('t.id', src.name)} AS relation_key, '{src.name}' AS source_instance,
+                   {key("account_id", src.name)} AS account_key,
+                   {key("contact_id", src.name)} AS person_key, is_active, is_direct, roles
+            FROM {raw(src, "AccountContactRelation")}"""
+            for src in config.of_type("salesforce")
+        ]
+        + [
+            f"""SELECT {key("t.id", src.name)} AS relation_key, '{src.name}' AS source_instance,
                    'lead_company' AS relation,
-                   {_marketo_account_key(src, config, 't.sfdc_account_id')} AS account_key,
-                   {key('t.id', src.name)} AS person_key, TRUE AS is_active, TRUE AS is_direct,
+                   {_marketo_account_key(src, config, "t.sfdc_account_id")} AS account_key,
+                   {key("t.id", src.name)} AS person_key, TRUE AS is_active, TRUE AS is_direct,
                    CAST(NULL AS VARCHAR) AS roles
-            FROM {raw(src, 'leads')} AS t {_company_lookup(src, 'co')}"""
-        for src in config.of_type("marketo")
-    ]
+            FROM {raw(src, "leads")} AS t {_company_lookup(src, "co")}"""
+            for src in config.of_type("marketo")
+        ]
+    )
     select = f"""SELECT * FROM ({union(parts, empty(s.ACCOUNT_PERSON_TYPES))})
                  WHERE account_key IS NOT NULL"""
     return TableAsset(
@@ -230,8 +238,10 @@ def account_person(config: SourcesConfig) -> TableAsset:
         "account contact relations, a lead's company.",
         deps=deps(
             config,
-            {"salesforce": ("Contact", "AccountContactRelation"),
-             "marketo": ("leads", "companies")},
+            {
+                "salesforce": ("Contact", "AccountContactRelation"),
+                "marketo": ("leads", "companies"),
+            },
         ),
         schema=s.ACCOUNT_PERSON,
         select=select,
@@ -240,17 +250,17 @@ def account_person(config: SourcesConfig) -> TableAsset:
 
 def campaign(config: SourcesConfig) -> TableAsset:
     parts = [
-        f"""SELECT {key('id', src.name)} AS campaign_key, '{src.name}' AS source_instance,
+        f"""SELECT {key("id", src.name)} AS campaign_key, '{src.name}' AS source_instance,
                    'salesforce_campaign' AS campaign_kind, id AS source_id, name, type, status,
                    CAST(NULL AS VARCHAR) AS channel, start_date, end_date
-            FROM {raw(src, 'Campaign')}"""
+            FROM {raw(src, "Campaign")}"""
         for src in config.of_type("salesforce")
     ] + [
-        f"""SELECT {key('id', src.name)} AS campaign_key, '{src.name}' AS source_instance,
+        f"""SELECT {key("id", src.name)} AS campaign_key, '{src.name}' AS source_instance,
                    'marketo_program' AS campaign_kind, id AS source_id, name, type,
                    CAST(NULL AS VARCHAR) AS status, channel,
                    CAST(NULL AS DATE) AS start_date, CAST(NULL AS DATE) AS end_date
-            FROM {raw(src, 'programs')}"""
+            FROM {raw(src, "programs")}"""
         for src in config.of_type("marketo")
     ]
     return TableAsset(
@@ -264,18 +274,18 @@ def campaign(config: SourcesConfig) -> TableAsset:
 
 def campaign_member(config: SourcesConfig) -> TableAsset:
     parts = [
-        f"""SELECT {key('id', src.name)} AS member_key, '{src.name}' AS source_instance,
-                   {key('campaign_id', src.name)} AS campaign_key,
-                   coalesce({key('contact_id', src.name)}, {key('lead_id', src.name)}) AS person_key,
+        f"""SELECT {key("id", src.name)} AS member_key, '{src.name}' AS source_instance,
+                   {key("campaign_id", src.name)} AS campaign_key,
+                   coalesce({key("contact_id", src.name)}, {key("lead_id", src.name)}) AS person_key,
                    status, has_responded
-            FROM {raw(src, 'CampaignMember')}"""
+            FROM {raw(src, "CampaignMember")}"""
         for src in config.of_type("salesforce")
     ] + [
         f"""SELECT {key("program_id || ':' || lead_id", src.name)} AS member_key,
-                   '{src.name}' AS source_instance, {key('program_id', src.name)} AS campaign_key,
-                   {key('lead_id', src.name)} AS person_key, status,
+                   '{src.name}' AS source_instance, {key("program_id", src.name)} AS campaign_key,
+                   {key("lead_id", src.name)} AS person_key, status,
                    reached_success AS has_responded
-            FROM {raw(src, 'program_members')}"""
+            FROM {raw(src, "program_members")}"""
         for src in config.of_type("marketo")
     ]
     return TableAsset(
@@ -289,9 +299,9 @@ def campaign_member(config: SourcesConfig) -> TableAsset:
 
 def marketing_list(config: SourcesConfig) -> TableAsset:
     parts = [
-        f"""SELECT {key('id', src.name)} AS list_key, '{src.name}' AS source_instance,
+        f"""SELECT {key("id", src.name)} AS list_key, '{src.name}' AS source_instance,
                    id AS source_id, name
-            FROM {raw(src, 'static_lists')}"""
+            FROM {raw(src, "static_lists")}"""
         for src in config.of_type("marketo")
     ]
     return TableAsset(
@@ -306,9 +316,9 @@ def marketing_list(config: SourcesConfig) -> TableAsset:
 def marketing_list_member(config: SourcesConfig) -> TableAsset:
     parts = [
         f"""SELECT {key("list_id || ':' || lead_id", src.name)} AS member_key,
-                   '{src.name}' AS source_instance, {key('list_id', src.name)} AS list_key,
-                   {key('lead_id', src.name)} AS person_key
-            FROM {raw(src, 'static_list_members')}"""
+                   '{src.name}' AS source_instance, {key("list_id", src.name)} AS list_key,
+                   {key("lead_id", src.name)} AS person_key
+            FROM {raw(src, "static_list_members")}"""
         for src in config.of_type("marketo")
     ]
     return TableAsset(
@@ -327,14 +337,14 @@ def _activity_type_name() -> str:
 
 def experience_event(config: SourcesConfig) -> TableAsset:
     parts = [
-        f"""SELECT {key('marketo_guid', src.name)} AS event_key, '{src.name}' AS source_instance,
-                   {key('lead_id', src.name)} AS person_key, {_activity_type_name()} AS event_type,
+        f"""SELECT {key("marketo_guid", src.name)} AS event_key, '{src.name}' AS source_instance,
+                   {key("lead_id", src.name)} AS person_key, {_activity_type_name()} AS event_type,
                    activity_type_id AS event_type_id, activity_date AS occurred_at,
                    primary_attribute_value AS page,
                    coalesce(json_extract_string(attributes, '$."Webpage URL"'),
                             primary_attribute_value) AS url,
                    primary_attribute_value_id, attributes
-            FROM {raw(src, 'activities')}"""
+            FROM {raw(src, "activities")}"""
         for src in config.of_type("marketo")
     ]
     return TableAsset(
@@ -351,7 +361,15 @@ def model_tables(config: SourcesConfig) -> list[TableAsset]:
     return [
         builder(config)
         for builder in (
-            account, person, opportunity, opportunity_person, account_person, campaign,
-            campaign_member, marketing_list, marketing_list_member, experience_event,
+            account,
+            person,
+            opportunity,
+            opportunity_person,
+            account_person,
+            campaign,
+            campaign_member,
+            marketing_list,
+            marketing_list_member,
+            experience_event,
         )
     ]

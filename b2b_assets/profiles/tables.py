@@ -41,6 +41,19 @@ PERSON_ACCOUNT_SQL = """
     WHERE coalesce(r.is_active, TRUE)
     GROUP BY p.person_id, a.account_id"""
 
+PERSON_OPPORTUNITY_SQL = """
+    SELECT ip.person_id, o.opportunity_id, r.role, bool_or(coalesce(r.is_primary, FALSE)) AS is_primary,
+           any_value(o.account_id) AS account_id, any_value(o.name) AS name,
+           any_value(o.stage) AS stage, any_value(o.amount) AS amount,
+           any_value(o.currency) AS currency, any_value(o.amount_usd) AS amount_usd,
+           any_value(o.is_closed) AS is_closed, any_value(o.is_won) AS is_won,
+           any_value(o.is_closed_won) AS is_closed_won, any_value(o.close_date) AS close_date
+    FROM b2b.opportunity_person r
+    JOIN identity.person ip ON ip.person_key = r.person_key
+    JOIN identity.opportunity io ON io.opportunity_key = r.opportunity_key
+    JOIN profile.opportunity o ON o.opportunity_id = io.opportunity_id
+    GROUP BY ip.person_id, o.opportunity_id, r.role"""
+
 
 def _account_build(con, context):
     as_of = load_settings().as_of
@@ -182,26 +195,50 @@ def profile_tables() -> list[TableAsset]:
         TableAsset(
             key=_key("profile", "person_account"),
             description="One row per (unified person, unified account) they belong to.",
-            deps=[_key("b2b", "account_person"), _key("identity", "person"),
-                  _key("identity", "account")],
+            deps=[
+                _key("b2b", "account_person"),
+                _key("identity", "person"),
+                _key("identity", "account"),
+            ],
             schema=s.PERSON_ACCOUNT,
             select=PERSON_ACCOUNT_SQL,
+        ),
+        TableAsset(
+            key=_key("profile", "person_opportunity"),
+            description="One row per (unified person, opportunity, role): the people with a "
+            "role on each opportunity.",
+            deps=[
+                _key("b2b", "opportunity_person"),
+                _key("identity", "person"),
+                _key("identity", "opportunity"),
+                _key("profile", "opportunity"),
+            ],
+            schema=s.PERSON_OPPORTUNITY,
+            select=PERSON_OPPORTUNITY_SQL,
         ),
         TableAsset(
             key=_key("profile", "account"),
             description="One row per unified account: revenue, pipeline, people, activity, "
             "per-source breakdown.",
-            deps=[_key("identity", "account"), _key("b2b", "account"),
-                  _key("profile", "opportunity"), _key("profile", "person_account"),
-                  _key("b2b", "experience_event")],
+            deps=[
+                _key("identity", "account"),
+                _key("b2b", "account"),
+                _key("profile", "opportunity"),
+                _key("profile", "person_account"),
+                _key("b2b", "experience_event"),
+            ],
             schema=s.ACCOUNT,
             build=_account_build,
         ),
         TableAsset(
             key=_key("profile", "person"),
             description="One row per unified person: email, accounts, consent, activity.",
-            deps=[_key("identity", "person"), _key("b2b", "person"),
-                  _key("profile", "person_account"), _key("b2b", "experience_event")],
+            deps=[
+                _key("identity", "person"),
+                _key("b2b", "person"),
+                _key("profile", "person_account"),
+                _key("b2b", "experience_event"),
+            ],
             schema=s.PERSON,
             build=_person_build,
         ),

@@ -1,6 +1,5 @@
 """The raw layer: one asset per (source instance, object), built by one factory."""
 
-
 from pathlib import Path
 
 from dagster import (

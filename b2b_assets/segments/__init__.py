@@ -1,0 +1,1 @@
+"""The segment language: YAML files parsed, validated and compiled to SQL; one audience each."""

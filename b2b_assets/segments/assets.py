@@ -1,0 +1,148 @@
+"""One audience asset per segment file, built by one factory."""
+
+from pathlib import Path
+
+import pandera.polars as pa
+import polars as pl
+from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MetadataValue, asset
+
+from b2b_assets.checks.pandera_checks import column_schema, schema_check_spec
+from b2b_assets.checks.schemas import text
+from b2b_assets.publish import publish_table
+from b2b_assets.resources import DuckDBWarehouse
+from b2b_assets.segments.compiler import SegmentCompiler
+from b2b_assets.segments.history import record_changes
+from b2b_assets.segments.language import Segment, SegmentError, load_segment, segment_files
+from b2b_assets.segments.schema import ENTITY_KEYS
+from b2b_assets.settings import load_settings
+
+DEFAULT_DEPS = ("profile.person", "profile.account", "profile.person_account")
+
+
+def audience_schema(name: str, entity: str) -> pa.DataFrameSchema:
+    """Members: one row each, with why they qualified."""
+    why = text("why the member qualified (JSON: matching related rows per condition)", False)
+    if entity == "account":
+        columns = {
+            "account_id": text("the unified account", nullable=False, unique=True),
+            "name": text("account name"),
+            "domain": text("website domain"),
+            "website": text("website"),
+            "why": why,
+        }
+    else:
+        columns = {
+            "person_id": text("the unified person", nullable=False, unique=True),
+            "email": text("normalized email"),
+            "can_email": pa.Column(pl.Boolean(), description="consent to email"),
+            "why": why,
+        }
+    return pa.DataFrameSchema(columns, name=f"audience.{name}", strict=True)
+
+
+def _key(table: str) -> AssetKey:
+    return AssetKey(table.split("."))
+
+
+def build_audience_asset(
+    segment: Segment | None, file: Path, segments: dict[str, Segment], error: SegmentError | None
+) -> AssetsDefinition:
+    """The audience of one segment file. A file with mistakes still gets its asset, which fails
+    with the file's error when materialized, so the other audiences are unaffected."""
+    name = segment.name if segment else _safe_name(file.stem)
+    entity = segment.entity if segment else "person"
+    key = AssetKey(["audience", name])
+    schema = audience_schema(name, entity)
+    tables: set[str] = set(DEFAULT_DEPS)
+    references: set[str] = set()
+    if segment is not None and error is None:
+        compiled = SegmentCompiler(segments, load_settings().as_of).compile(segment)
+        tables, references = compiled.tables, compiled.references
+    description = (
+        segment.description
+        if segment and segment.description
+        else f"Members of the segment in {file.name}."
+    )
+
+    @asset(
+        key=key,
+        group_name="audience",
+        kinds={"duckdb"},
+        deps=[_key(t) for t in sorted(tables)]
+        + [AssetKey(["audience", r]) for r in sorted(references)],
+        description=f"{description} One row per {entity}.",
+        metadata={
+            "dagster/column_schema": column_schema(schema),
+            "segment_file": str(file),
+            "entity": entity,
+            "destinations": MetadataValue.json(list(segment.destinations) if segment else []),
+        },
+        check_specs=[schema_check_spec(key, schema)],
+    )
+    def _audience(context: AssetExecutionContext, warehouse: DuckDBWarehouse):
+        if error is not None or segment is None:
+            raise error or SegmentError(file, "", "cannot be read")
+        as_of = load_settings().as_of
+        compiled = SegmentCompiler(segments, as_of).compile(segment)
+        context.log.info(f"compiled {file.name}:\n{compiled.sql}")
+
+        def build(con):
+            changes = record_changes(
+                con,
+                name,
+                ENTITY_KEYS[entity],
+                compiled.sql,
+                compiled.params,
+                as_of,
+                context.run_id,
+            )
+            return {
+                "audience_size": changes.size,
+                "entered": changes.entered,
+                "exited": changes.exited,
+                "as_of": as_of.isoformat(),
+                "compiled_sql": MetadataValue.md(f"```sql\n{compiled.sql}\n```"),
+            }
+
+        return publish_table(context, warehouse, schema, build)
+
+    return _audience
+
+
+def _safe_name(stem: str) -> str:
+    cleaned = "".join(ch if ch.isalnum() else "_" for ch in stem.lower()).strip("_")
+    return cleaned if cleaned[:1].isalpha() else f"segment_{cleaned}"
+
+
+def load_segments(folder: Path) -> list[tuple[Path, Segment | None, SegmentError | None]]:
+    """Every segment file with its parsed segment, or the error that stops it."""
+    loaded: list[tuple[Path, Segment | None, SegmentError | None]] = []
+    for file in segment_files(folder):
+        try:
+            loaded.append((file, load_segment(file), None))
+        except SegmentError as exc:
+            loaded.append((file, None, exc))
+    return loaded
+
+
+def build_audience_assets(folder: Path) -> list[AssetsDefinition]:
+    """One asset per segment file; references between segments resolve and cycles fail."""
+    loaded = load_segments(folder)
+    segments = {segment.name: segment for _, segment, _ in loaded if segment is not None}
+    assets, seen = [], set()
+    for file, segment, error in loaded:
+        if segment is not None:
+            if segment.name in seen:
+                error = SegmentError(file, "name", f"another file already defines {segment.name!r}")
+                segment = None
+            else:
+                try:
+                    SegmentCompiler(segments, load_settings().as_of).compile(segment)
+                except SegmentError as exc:
+                    error = exc
+        name = segment.name if segment else _safe_name(file.stem)
+        if name in seen:
+            name = f"{name}_{len(seen)}"
+        seen.add(name)
+        assets.append(build_audience_asset(segment, file, segments, error))
+    return assets
