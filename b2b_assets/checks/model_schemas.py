@@ -7,7 +7,7 @@ import polars as pl
 
 from b2b_assets.checks.schemas import day, flag, key_column, moment, money, text
 
-V, B, D, T, F, I = "VARCHAR", "BOOLEAN", "DATE", "TIMESTAMPTZ", "DOUBLE", "BIGINT"
+V, B, D, T, F, INT = "VARCHAR", "BOOLEAN", "DATE", "TIMESTAMPTZ", "DOUBLE", "BIGINT"
 SOURCE = {
     "source_instance": text("the source instance", nullable=False),
 }
@@ -21,7 +21,7 @@ ACCOUNT_TYPES = {
     "website": V,
     "industry": V,
     "annual_revenue": F,
-    "number_of_employees": I,
+    "number_of_employees": INT,
     "billing_country": V,
     "parent_key": V,
     "crm_account_key": V,
@@ -271,7 +271,7 @@ EXPERIENCE_EVENT_TYPES = {
     "source_instance": V,
     "person_key": V,
     "event_type": V,
-    "event_type_id": I,
+    "event_type_id": INT,
     "occurred_at": T,
     "page": V,
     "url": V,
