@@ -16,5 +16,5 @@ def scalar(con: duckdb.DuckDBPyConnection, query: str, params: Any = None) -> An
 
 def frame(con: duckdb.DuckDBPyConnection, query: str, params: Any = None) -> pl.DataFrame:
     """A query's result as a Polars frame, through Arrow."""
-    result = con.execute(query, params) if params else con.execute(query)
-    return pl.from_arrow(result.to_arrow_table())  # type: ignore[return-value]
+    relation = con.sql(query, params=params) if params else con.sql(query)
+    return pl.from_arrow(relation.to_arrow_table())  # type: ignore[return-value]

@@ -1,0 +1,56 @@
+"""Print warehouse tables: `python -m b2b_assets.show [schema.table ...] [--emails]`.
+
+With no table named, prints every audience. Opens the warehouse read-only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+
+import duckdb
+import polars as pl
+
+from b2b_assets.settings import load_settings
+from b2b_assets.sql import frame
+
+TABLE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+
+
+def audience_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    rows = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'audience' ORDER BY 1"
+    ).fetchall()
+    return [f"audience.{row[0]}" for row in rows]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("tables", nargs="*", help="schema.table, e.g. profile.account")
+    parser.add_argument("--emails", action="store_true", help="print only the email column")
+    args = parser.parse_args(argv)
+    settings = load_settings()
+    if not settings.warehouse.exists():
+        print(f"no warehouse at {settings.warehouse}; materialize the graph first", file=sys.stderr)
+        return 1
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        tables = args.tables or audience_tables(con)
+        for table in tables:
+            if not TABLE_PATTERN.match(table):
+                print(f"{table!r} is not schema.table", file=sys.stderr)
+                return 2
+            schema, name = table.split(".")
+            result = frame(con, f'SELECT * FROM "{schema}"."{name}"')
+            if args.emails:
+                for email in result.get_column("email").to_list():
+                    print(email)
+                continue
+            print(f"{table}: {result.height} row(s)")
+            with pl.Config(tbl_rows=50, tbl_cols=12, fmt_str_lengths=120, tbl_width_chars=200):
+                print(result)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
