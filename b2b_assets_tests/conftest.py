@@ -235,3 +235,16 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     root = tmp_path_factory.mktemp("demo_run")
     data_dir = copy_demo(root / "data")
     return materialize_env(data_dir, root / "warehouse.duckdb", "2026-11-15")
+
+
+@pytest.fixture(scope="session")
+def scenario_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """The shared tiny scenario (scenario.py), materialized once; its broken segment fails."""
+    from b2b_assets_tests import scenario
+
+    root = tmp_path_factory.mktemp("scenario")
+    env = Landing(root / "env")
+    scenario.build(env)
+    warehouse = root / "warehouse.duckdb"
+    scenario.prepare_warehouse(warehouse)
+    return materialize_env(env.root, warehouse, scenario.AS_OF, raise_on_error=False)
