@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dagster import Definitions, in_process_executor
 
+from b2b_assets.activation.assets import build_activation_asset
+from b2b_assets.activation.config import load_destinations
 from b2b_assets.identity.tables import identity_tables
 from b2b_assets.model.tables import model_tables
 from b2b_assets.profiles.tables import profile_tables
@@ -19,12 +21,21 @@ def build_definitions() -> Definitions:
     """Assemble the graph from `sources.yaml` and the segment files of `B2B_DATA_DIR`."""
     settings = load_settings()
     config = load_sources(settings.sources_file)
+    destinations = load_destinations(
+        settings.destinations_file, {source.name for source in config.of_type("marketo")}
+    ).by_name()
+    audiences, segments = build_audience_assets(settings.segments_dir, set(destinations))
     assets = [
         *build_raw_assets(settings.data_dir, config),
         *(build_table_asset(table, "b2b") for table in model_tables(config)),
         *(build_table_asset(table, "identity") for table in identity_tables(config)),
         *(build_table_asset(table, "profile") for table in profile_tables()),
-        *build_audience_assets(settings.segments_dir),
+        *audiences,
+        *(
+            build_activation_asset(segment.name, segment.entity, destinations[name])
+            for segment in segments
+            for name in segment.destinations
+        ),
     ]
     return Definitions(
         assets=assets,

@@ -11,7 +11,7 @@ from dagster import ConfigurableResource
 
 from b2b_assets.settings import load_settings
 
-SCHEMAS = ("raw", "b2b", "identity", "profile", "audience", "ops")
+SCHEMAS = ("raw", "b2b", "identity", "profile", "audience", "activation", "ops")
 
 
 class DuckDBWarehouse(ConfigurableResource):

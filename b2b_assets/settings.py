@@ -53,6 +53,10 @@ class Settings:
         return self.data_dir / "segments"
 
     @property
+    def destinations_file(self) -> Path:
+        return self.data_dir / "destinations.yaml"
+
+    @property
     def fx_rates_file(self) -> Path:
         return self.data_dir / "fx_rates.csv"
 

@@ -125,11 +125,15 @@ def load_segments(folder: Path) -> list[tuple[Path, Segment | None, SegmentError
     return loaded
 
 
-def build_audience_assets(folder: Path) -> list[AssetsDefinition]:
-    """One asset per segment file; references between segments resolve and cycles fail."""
+def build_audience_assets(
+    folder: Path, destinations: set[str] | None = None
+) -> tuple[list[AssetsDefinition], list[Segment]]:
+    """One asset per segment file; references between segments resolve and cycles fail.
+
+    Returns the assets and the segments that are valid (for activation)."""
     loaded = load_segments(folder)
     segments = {segment.name: segment for _, segment, _ in loaded if segment is not None}
-    assets, seen = [], set()
+    assets, seen, valid = [], set(), []
     for file, segment, error in loaded:
         if segment is not None:
             if segment.name in seen:
@@ -138,6 +142,7 @@ def build_audience_assets(folder: Path) -> list[AssetsDefinition]:
             else:
                 try:
                     SegmentCompiler(segments, load_settings().as_of).compile(segment)
+                    _check_destinations(segment, file, destinations or set())
                 except SegmentError as exc:
                     error = exc
         name = segment.name if segment else _safe_name(file.stem)
@@ -145,4 +150,17 @@ def build_audience_assets(folder: Path) -> list[AssetsDefinition]:
             name = f"{name}_{len(seen)}"
         seen.add(name)
         assets.append(build_audience_asset(segment, file, segments, error))
-    return assets
+        if segment is not None and error is None:
+            valid.append(segment)
+    return assets, valid
+
+
+def _check_destinations(segment: Segment, file: Path, known: set[str]) -> None:
+    for index, name in enumerate(segment.destinations):
+        if name not in known:
+            raise SegmentError(
+                file, f"destinations[{index}]",
+                f"unknown destination {name!r}"
+                + (f" (known: {', '.join(sorted(known))})" if known else
+                   " (no destinations.yaml entries)"),
+            )

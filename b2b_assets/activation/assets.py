@@ -1,0 +1,127 @@
+"""One activation asset per (segment, destination), built by one factory."""
+
+from pathlib import Path
+
+import pandera.polars as pa
+
+from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MetadataValue, asset
+
+from b2b_assets.activation.config import (
+    DestinationConfigError,
+    LinkedInAudience,
+    MarketoStaticList,
+    secret,
+)
+from b2b_assets.activation.delivery import deliver, plan_changes
+from b2b_assets.activation.outbox import OutboxTransport
+from b2b_assets.activation.transport import Transport
+from b2b_assets.checks.pandera_checks import column_schema, schema_check_spec
+from b2b_assets.checks.schemas import moment, text
+from b2b_assets.publish import publish_table
+from b2b_assets.resources import DuckDBWarehouse
+from b2b_assets.settings import load_settings
+
+DELIVERED = pa.DataFrameSchema(
+    {
+        "member_id": text("the member as the destination knows it (lead id, email hash, domain)",
+                          nullable=False, unique=True),
+        "payload": text("what was sent for it (JSON)", nullable=False),
+        "delivered_at": moment("when the destination acknowledged it", nullable=False),
+    },
+    strict=True,
+)
+
+
+def transport_for(
+    destination: MarketoStaticList | LinkedInAudience,
+    segment: str,
+    outbox: Path,
+    as_of: str,
+    delivered: dict[str, dict],
+) -> Transport:
+    """The HTTP client of a destination, or the outbox when it has no endpoint."""
+    if destination.offline:
+        return OutboxTransport(outbox, destination, segment, as_of, delivered)
+    if isinstance(destination, MarketoStaticList):
+        from b2b_assets.activation.marketo import MarketoStaticListClient
+
+        return MarketoStaticListClient(
+            endpoint=destination.endpoint,
+            identity_endpoint=destination.identity_endpoint or f"{destination.endpoint}/identity",
+            client_id=secret(destination.client_id_env, destination.name, "client_id"),
+            client_secret=secret(destination.client_secret_env, destination.name, "client_secret"),
+            list_id=destination.list_id,
+        )
+    from b2b_assets.activation.linkedin import LinkedInAudienceClient
+
+    return LinkedInAudienceClient(
+        endpoint=destination.endpoint,
+        access_token=secret(destination.access_token_env, destination.name, "access_token"),
+        segment_id=destination.segment_id,
+        kind=destination.kind,
+        linkedin_version=destination.linkedin_version,
+    )
+
+
+def activation_key(segment: str, destination: str) -> AssetKey:
+    return AssetKey(["activation", f"{segment}__{destination}"])
+
+
+def build_activation_asset(
+    segment: str, entity: str, destination: MarketoStaticList | LinkedInAudience
+) -> AssetsDefinition:
+    """Deliver the audience's changes to one destination; the table is what it now holds."""
+    key = activation_key(segment, destination.name)
+    wants_accounts = isinstance(destination, LinkedInAudience) and destination.kind == "companies"
+    if wants_accounts != (entity == "account"):
+        raise DestinationConfigError(
+            f"segment {segment!r} is a {entity} audience; destination {destination.name!r} "
+            f"({destination.type}) takes {'accounts' if wants_accounts else 'people'}"
+        )
+    where = "offline outbox" if destination.offline else destination.endpoint
+
+    @asset(
+        key=key,
+        group_name="activation",
+        kinds={"duckdb"},
+        deps=[AssetKey(["audience", segment]), AssetKey(["profile", "person"]),
+              AssetKey(["profile", "account"]), AssetKey(["identity", "person"]),
+              AssetKey(["b2b", "person"])],
+        description=f"One row per member {destination.name} ({destination.type}, {where}) holds "
+        f"for audience {segment}; each run sends only the adds and removes.",
+        metadata={"dagster/column_schema": column_schema(DELIVERED),
+                  "destination": destination.name, "destination_type": destination.type},
+        check_specs=[schema_check_spec(key, DELIVERED)],
+    )
+    def _activation(context: AssetExecutionContext, warehouse: DuckDBWarehouse):
+        settings = load_settings()
+        with warehouse.connect() as con:
+            adds, removes, delivered, report = plan_changes(con, destination, segment)
+        transport = transport_for(destination, segment, settings.outbox,
+                                  settings.as_of.isoformat(), delivered)
+        # Removes first: a member who lost consent leaves before anyone new is added.
+        deliver(warehouse.connect, transport, destination, segment, removes, report, context.run_id)
+        deliver(warehouse.connect, transport, destination, segment, adds, report, context.run_id)
+        closing = transport.close()
+        context.log.info(f"{destination.name}: {report.metadata()}")
+
+        def snapshot(con):
+            con.execute("CREATE SCHEMA IF NOT EXISTS activation")
+            con.execute(
+                f"""CREATE OR REPLACE TABLE activation."{segment}__{destination.name}" AS
+                    SELECT member_id, payload, delivered_at FROM ops.activation_state
+                    WHERE destination = $destination AND segment = $segment ORDER BY member_id""",
+                {"destination": destination.name, "segment": segment},
+            )
+            return {
+                **{k: (MetadataValue.json(v) if isinstance(v, dict) else v)
+                   for k, v in report.metadata().items()},
+                **{k: MetadataValue.json(v) for k, v in closing.items()},
+            }
+
+        return publish_table(context, warehouse, DELIVERED, snapshot)
+
+    return _activation
+
+
+
