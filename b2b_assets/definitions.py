@@ -6,6 +6,7 @@ from dagster import Definitions, in_process_executor
 
 from b2b_assets.activation.assets import build_activation_asset
 from b2b_assets.activation.config import load_destinations
+from b2b_assets.automation import automation_definitions, freshness_checks
 from b2b_assets.identity.tables import identity_tables
 from b2b_assets.model.tables import model_tables
 from b2b_assets.profiles.tables import profile_tables
@@ -37,10 +38,14 @@ def build_definitions() -> Definitions:
             for name in segment.destinations
         ),
     ]
+    checks = freshness_checks(settings.data_dir, config)
+    automation = automation_definitions(settings.data_dir, config, checks)
     return Definitions(
         assets=assets,
+        asset_checks=checks,
         resources={"warehouse": default_warehouse()},
         executor=in_process_executor,
+        **automation,
     )
 
 

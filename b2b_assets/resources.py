@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+import time
 from pathlib import Path
 
 import duckdb
@@ -21,22 +22,21 @@ class DuckDBWarehouse(ConfigurableResource):
     memory_limit: str = "4GB"
     threads: int = 2
     temp_directory: str = ""
+    lock_timeout_seconds: float = 600.0
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection with UTC time, no extension downloads and the project's schemas."""
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         temp_dir = self.temp_directory or f"{self.path}.tmp"
-        con = duckdb.connect(
-            self.path,
-            config={
-                "autoinstall_known_extensions": False,
-                "autoload_known_extensions": False,
-                "memory_limit": self.memory_limit,
-                "threads": self.threads,
-                "temp_directory": temp_dir,
-            },
-        )
+        config = {
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+            "memory_limit": self.memory_limit,
+            "threads": self.threads,
+            "temp_directory": temp_dir,
+        }
+        con = self._connect_waiting(config)
         try:
             con.execute("SET TimeZone = 'UTC'")
             for schema in SCHEMAS:
@@ -44,6 +44,21 @@ class DuckDBWarehouse(ConfigurableResource):
             yield con
         finally:
             con.close()
+
+
+    def _connect_waiting(self, config: dict) -> duckdb.DuckDBPyConnection:
+        """Open the file; while another process holds its lock, wait (with backoff) instead of
+        failing, so overlapping runs take turns."""
+        deadline = time.monotonic() + self.lock_timeout_seconds
+        delay = 0.05
+        while True:
+            try:
+                return duckdb.connect(self.path, config=config)
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
 
 def default_warehouse() -> DuckDBWarehouse:

@@ -6,11 +6,14 @@ from typing import Any
 
 import duckdb
 import pandera.polars as pa
-from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, asset
+from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, AutomationCondition, asset
 
 from b2b_assets.checks.pandera_checks import column_schema, schema_check_spec
 from b2b_assets.publish import publish_table, table_name
 from b2b_assets.resources import DuckDBWarehouse
+
+POOL = "duckdb"  # one writer at a time on the warehouse, across runs (see dagster.yaml)
+DOWNSTREAM = AutomationCondition.eager()  # follow upstream changes on their own
 
 Statements = Callable[[duckdb.DuckDBPyConnection, AssetExecutionContext], Mapping[str, Any] | None]
 
@@ -45,6 +48,8 @@ def build_table_asset(spec: TableAsset, group: str) -> AssetsDefinition:
         description=spec.description,
         metadata={"dagster/column_schema": column_schema(spec.schema), **spec.metadata},
         check_specs=[schema_check_spec(spec.key, spec.schema)],
+        pool=POOL,
+        automation_condition=DOWNSTREAM,
     )
     def _table(context: AssetExecutionContext, warehouse: DuckDBWarehouse):
         return publish_table(context, warehouse, spec.schema, lambda con: spec.run(con, context))

@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import pandera.polars as pa
-
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MetadataValue, asset
 
 from b2b_assets.activation.config import (
@@ -20,11 +19,15 @@ from b2b_assets.checks.schemas import moment, text
 from b2b_assets.publish import publish_table
 from b2b_assets.resources import DuckDBWarehouse
 from b2b_assets.settings import load_settings
+from b2b_assets.tables import DOWNSTREAM, POOL
 
 DELIVERED = pa.DataFrameSchema(
     {
-        "member_id": text("the member as the destination knows it (lead id, email hash, domain)",
-                          nullable=False, unique=True),
+        "member_id": text(
+            "the member as the destination knows it (lead id, email hash, domain)",
+            nullable=False,
+            unique=True,
+        ),
         "payload": text("what was sent for it (JSON)", nullable=False),
         "delivered_at": moment("when the destination acknowledged it", nullable=False),
     },
@@ -84,21 +87,31 @@ def build_activation_asset(
         key=key,
         group_name="activation",
         kinds={"duckdb"},
-        deps=[AssetKey(["audience", segment]), AssetKey(["profile", "person"]),
-              AssetKey(["profile", "account"]), AssetKey(["identity", "person"]),
-              AssetKey(["b2b", "person"])],
+        deps=[
+            AssetKey(["audience", segment]),
+            AssetKey(["profile", "person"]),
+            AssetKey(["profile", "account"]),
+            AssetKey(["identity", "person"]),
+            AssetKey(["b2b", "person"]),
+        ],
         description=f"One row per member {destination.name} ({destination.type}, {where}) holds "
         f"for audience {segment}; each run sends only the adds and removes.",
-        metadata={"dagster/column_schema": column_schema(DELIVERED),
-                  "destination": destination.name, "destination_type": destination.type},
+        metadata={
+            "dagster/column_schema": column_schema(DELIVERED),
+            "destination": destination.name,
+            "destination_type": destination.type,
+        },
         check_specs=[schema_check_spec(key, DELIVERED)],
+        pool=POOL,
+        automation_condition=DOWNSTREAM,
     )
     def _activation(context: AssetExecutionContext, warehouse: DuckDBWarehouse):
         settings = load_settings()
         with warehouse.connect() as con:
             adds, removes, delivered, report = plan_changes(con, destination, segment)
-        transport = transport_for(destination, segment, settings.outbox,
-                                  settings.as_of.isoformat(), delivered)
+        transport = transport_for(
+            destination, segment, settings.outbox, settings.as_of.isoformat(), delivered
+        )
         # Removes first: a member who lost consent leaves before anyone new is added.
         deliver(warehouse.connect, transport, destination, segment, removes, report, context.run_id)
         deliver(warehouse.connect, transport, destination, segment, adds, report, context.run_id)
@@ -114,14 +127,13 @@ def build_activation_asset(
                 {"destination": destination.name, "segment": segment},
             )
             return {
-                **{k: (MetadataValue.json(v) if isinstance(v, dict) else v)
-                   for k, v in report.metadata().items()},
+                **{
+                    k: (MetadataValue.json(v) if isinstance(v, dict) else v)
+                    for k, v in report.metadata().items()
+                },
                 **{k: MetadataValue.json(v) for k, v in closing.items()},
             }
 
         return publish_table(context, warehouse, DELIVERED, snapshot)
 
     return _activation
-
-
-

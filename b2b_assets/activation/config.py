@@ -28,7 +28,9 @@ class _Destination(BaseModel):
     @classmethod
     def _name(cls, value: str) -> str:
         if not NAME_PATTERN.match(value):
-            raise ValueError(f"{value!r}: lower-case letters, digits and '_', starting with a letter")
+            raise ValueError(
+                f"{value!r}: lower-case letters, digits and '_', starting with a letter"
+            )
         return value
 
     @property
@@ -104,7 +106,10 @@ def load_destinations(path: Path, marketo_instances: set[str]) -> DestinationsCo
     if len(names) != len(set(names)):
         raise DestinationConfigError(f"{path}: destination names must be unique")
     for destination in config.destinations:
-        if isinstance(destination, MarketoStaticList) and destination.instance not in marketo_instances:
+        if (
+            isinstance(destination, MarketoStaticList)
+            and destination.instance not in marketo_instances
+        ):
             raise DestinationConfigError(
                 f"{path}: destination {destination.name!r}: instance {destination.instance!r} "
                 "is not a marketo source of sources.yaml"

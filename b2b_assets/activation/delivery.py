@@ -62,7 +62,9 @@ class DeliveryReport:
         }
 
 
-def desired_sql(destination: MarketoStaticList | LinkedInAudience, segment: str) -> tuple[str, dict]:
+def desired_sql(
+    destination: MarketoStaticList | LinkedInAudience, segment: str
+) -> tuple[str, dict]:
     """Members the destination should hold: (member_id, payload JSON), consent enforced."""
     audience = f'audience."{segment}"'
     if isinstance(destination, MarketoStaticList):
@@ -190,8 +192,13 @@ def _record(con, destination: str, segment: str, results: list[ChangeResult], ru
             "status": [r.status for r in results],
             "reason": [r.reason for r in results],
         },
-        schema={"member_id": pl.String, "payload": pl.String, "action": pl.String,
-                "status": pl.String, "reason": pl.String},
+        schema={
+            "member_id": pl.String,
+            "payload": pl.String,
+            "action": pl.String,
+            "status": pl.String,
+            "reason": pl.String,
+        },
     )
     keys = {"destination": destination, "segment": segment, "run_id": run_id}
     con.register("_results", rows.to_arrow())

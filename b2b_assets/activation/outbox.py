@@ -60,8 +60,11 @@ class OutboxTransport:
         return {
             "method": "POST",
             "path": f"/rest/dmpSegments/{destination.segment_id}/{destination.kind}",
-            "headers": {"X-RestLi-Method": "BATCH_CREATE", "X-Restli-Protocol-Version": "2.0.0",
-                        "LinkedIn-Version": destination.linkedin_version},
+            "headers": {
+                "X-RestLi-Method": "BATCH_CREATE",
+                "X-Restli-Protocol-Version": "2.0.0",
+                "LinkedIn-Version": destination.linkedin_version,
+            },
             "body": {"elements": elements},
         }
 
@@ -84,8 +87,12 @@ class OutboxTransport:
         sequence = 1 + sum(1 for _ in self.folder.glob("*-requests.json"))
         stem = f"{sequence:04d}"
         requests_file = self.folder / f"{stem}-requests.json"
-        document = {"destination": self.destination.name, "segment": self.segment,
-                    "as_of": self.as_of, "requests": self.requests}
+        document = {
+            "destination": self.destination.name,
+            "segment": self.segment,
+            "as_of": self.as_of,
+            "requests": self.requests,
+        }
         requests_file.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
         csv_file = self.folder / f"{stem}-{self._csv_kind()}.csv"
         with csv_file.open("w", newline="", encoding="utf-8") as handle:

@@ -51,8 +51,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             failures += 1
             continue
-        print(f"-- {file}: segment {segment.name} ({segment.entity}), as of "
-              f"{settings.as_of.isoformat()}")
+        print(
+            f"-- {file}: segment {segment.name} ({segment.entity}), as of "
+            f"{settings.as_of.isoformat()}"
+        )
         print(compiled.sql)
         for name, value in compiled.params.items():
             print(f"--   ${name} = {value!r}")

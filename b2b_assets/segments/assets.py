@@ -15,6 +15,7 @@ from b2b_assets.segments.history import record_changes
 from b2b_assets.segments.language import Segment, SegmentError, load_segment, segment_files
 from b2b_assets.segments.schema import ENTITY_KEYS
 from b2b_assets.settings import load_settings
+from b2b_assets.tables import DOWNSTREAM, POOL
 
 DEFAULT_DEPS = ("profile.person", "profile.account", "profile.person_account")
 
@@ -78,6 +79,8 @@ def build_audience_asset(
             "destinations": MetadataValue.json(list(segment.destinations) if segment else []),
         },
         check_specs=[schema_check_spec(key, schema)],
+        pool=POOL,
+        automation_condition=DOWNSTREAM,
     )
     def _audience(context: AssetExecutionContext, warehouse: DuckDBWarehouse):
         if error is not None or segment is None:
@@ -159,8 +162,12 @@ def _check_destinations(segment: Segment, file: Path, known: set[str]) -> None:
     for index, name in enumerate(segment.destinations):
         if name not in known:
             raise SegmentError(
-                file, f"destinations[{index}]",
+                file,
+                f"destinations[{index}]",
                 f"unknown destination {name!r}"
-                + (f" (known: {', '.join(sorted(known))})" if known else
-                   " (no destinations.yaml entries)"),
+                + (
+                    f" (known: {', '.join(sorted(known))})"
+                    if known
+                    else " (no destinations.yaml entries)"
+                ),
             )

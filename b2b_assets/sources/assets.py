@@ -1,11 +1,13 @@
 """The raw layer: one asset per (source instance, object), built by one factory."""
 
+from datetime import timedelta
 from pathlib import Path
 
 from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
+    FreshnessPolicy,
     MetadataValue,
     asset,
 )
@@ -18,6 +20,7 @@ from b2b_assets.sources.catalog import FX_RATES, OBJECTS_BY_TYPE, ObjectSpec
 from b2b_assets.sources.config import SourceInstance, SourcesConfig, landing_dir
 from b2b_assets.sources.reader import ReadContext, load_object, raw_table_name
 from b2b_assets.sql import scalar
+from b2b_assets.tables import POOL
 
 FX_RATES_KEY = AssetKey(["raw", "fx_rates"])
 
@@ -42,6 +45,7 @@ def build_raw_asset(
     source_type: str,
     normalize_sf_ids: bool,
     known_instances: tuple[str, ...] = (),
+    freshness_hours: float | None = None,
 ) -> AssetsDefinition:
     """The raw asset of one object of one source instance (or of the reference data)."""
     key = raw_key(instance, spec)
@@ -63,6 +67,15 @@ def build_raw_asset(
             "object": spec.name,
         },
         check_specs=[schema_check_spec(key, schema)],
+        pool=POOL,
+        freshness_policy=(
+            FreshnessPolicy.time_window(
+                fail_window=timedelta(hours=freshness_hours),
+                warn_window=timedelta(hours=freshness_hours / 2),
+            )
+            if freshness_hours
+            else None
+        ),
     )
     def _raw(context: AssetExecutionContext, warehouse: DuckDBWarehouse):
         def build(con):
@@ -106,6 +119,7 @@ def build_raw_assets(data_dir: Path, config: SourcesConfig) -> list[AssetsDefini
                     source.type,
                     normalize_sf_ids=_normalizes_sf_ids(source),
                     known_instances=names,
+                    freshness_hours=source.freshness_hours,
                 )
             )
     return assets

@@ -33,6 +33,7 @@ class SourceInstance(BaseModel):
     type: SourceType
     synced_crm: str | None = None
     path: str | None = None
+    freshness_hours: float = Field(default=24.0, gt=0)
 
     @field_validator("name")
     @classmethod
