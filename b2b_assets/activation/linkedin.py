@@ -1,0 +1,269 @@
+"""LinkedIn Matched Audiences (DMP segment) membership client (a `Transport`).
+
+`POST {endpoint}/rest/dmpSegments/{id}/users` (or `/companies`) as a Rest.li BATCH_CREATE of up to
+5,000 elements, each `{"action": "ADD"|"REMOVE", ...}`. Users are only ever sent as
+`{"idType": "SHA256_EMAIL", "idValue": <64 lowercase hex>}`: anything else (a plain email, upper-case
+hex, extra personal fields) is refused with ValueError before a byte is sent, and the message does not
+echo the value. HTTP 429 (honouring Retry-After), 5xx, timeouts and connection errors are retried with
+exponential backoff; other HTTP errors raise DeliveryError. Per-element statuses (2xx or 4xx) become
+added/removed or failed. Calls on one client are serialised by a lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from typing import Any, Literal
+
+import httpx
+
+from b2b_assets.activation.http import (
+    RetryableError,
+    RetrySettings,
+    Sleep,
+    call_with_retries,
+    check_endpoint,
+    parse_retry_after,
+    redact,
+    transport_failure,
+)
+from b2b_assets.activation.transport import Change, ChangeResult, DeliveryError
+
+logger = logging.getLogger(__name__)
+
+MAX_BATCH = 5000
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+VERSION = re.compile(r"\d{6}(\.\d{2})?")
+COMPANY_FIELDS = frozenset(
+    {
+        "companyName",
+        "companyWebsiteDomain",
+        "companyEmailDomain",
+        "companyPageUrl",
+        "organizationUrn",
+    }
+)
+
+Kind = Literal["users", "companies"]
+
+
+class LinkedInAudienceClient:
+    """Adds members to / removes members from one LinkedIn DMP segment. See the module docstring."""
+
+    max_batch: int = MAX_BATCH
+
+    def __init__(
+        self,
+        endpoint: str,
+        access_token: str,
+        segment_id: int | str,
+        kind: Kind,
+        linkedin_version: str,
+        *,
+        timeout: float = 60.0,
+        retry: RetrySettings | None = None,
+        sleep: Sleep = time.sleep,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        """
+        endpoint: API base, `https://api.linkedin.com` (calls go to `{endpoint}/rest/dmpSegments/…`).
+        kind: "users" (payload = one userId object) or "companies" (payload = company fields).
+        linkedin_version: the `LinkedIn-Version` header, `YYYYMM`.
+        timeout: seconds per HTTP call. retry: attempts and backoff. sleep: used for backoff waits.
+        transport: an httpx transport (tests may pass `httpx.MockTransport`).
+        """
+        if kind not in ("users", "companies"):
+            raise ValueError('kind must be "users" or "companies"')
+        if not access_token:
+            raise ValueError("access_token is required")
+        if not VERSION.fullmatch(str(linkedin_version)):
+            raise ValueError("linkedin_version must look like YYYYMM")
+        self.segment_id = str(segment_id)
+        if not self.segment_id.isdigit():
+            raise ValueError("segment_id must be a numeric DMP segment id")
+        self.endpoint = check_endpoint(endpoint)
+        self.kind: Kind = kind
+        self.linkedin_version = str(linkedin_version)
+        self._token = access_token
+        self._retry = retry or RetrySettings()
+        self._sleep = sleep
+        self._http = httpx.Client(transport=transport, timeout=httpx.Timeout(timeout))
+        self._lock = threading.Lock()
+        self._closed = False
+        self.stats: dict[str, int] = {
+            "calls": 0,
+            "retries": 0,
+            "added": 0,
+            "removed": 0,
+            "failed": 0,
+        }
+
+    @property
+    def path(self) -> str:
+        return f"/rest/dmpSegments/{self.segment_id}/{self.kind}"
+
+    # -- Transport --------------------------------------------------------------------------------
+
+    def deliver(self, changes: list[Change]) -> list[ChangeResult]:
+        if not changes:
+            return []
+        if len(changes) > self.max_batch:
+            raise ValueError(f"a LinkedIn batch holds at most {self.max_batch} changes")
+        actions = {c.action for c in changes}
+        if len(actions) != 1:
+            raise ValueError("a batch must hold changes of one action")
+        action = actions.pop()
+        verb = "ADD" if action == "add" else "REMOVE"
+        build = self._user_element if self.kind == "users" else self._company_element
+        elements = [build(verb, change, n) for n, change in enumerate(changes)]
+        what = f"LinkedIn segment {self.segment_id} {self.kind} {action}"
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("client is closed")
+            data = call_with_retries(
+                lambda: self._post({"elements": elements}),
+                settings=self._retry,
+                sleep=self._sleep,
+                logger=logger,
+                what=what,
+                secrets=(self._token,),
+                on_retry=self._count_retry,
+            )
+        answers = data.get("elements") if isinstance(data, dict) else None
+        if not isinstance(answers, list):
+            answers = []
+        ok_status = "added" if action == "add" else "removed"
+        results: list[ChangeResult] = []
+        for n, change in enumerate(changes):
+            answer = answers[n] if n < len(answers) and isinstance(answers[n], dict) else None
+            results.append(_element_result(change, answer, ok_status))
+        ok = sum(r.status == ok_status for r in results)
+        self.stats[ok_status] += ok
+        self.stats["failed"] += len(results) - ok
+        logger.info(
+            "%s: %d element(s): %d %s, %d failed",
+            what,
+            len(changes),
+            ok,
+            ok_status,
+            len(results) - ok,
+        )
+        return results
+
+    def close(self) -> dict[str, Any]:
+        with self._lock:
+            if not self._closed:
+                self._http.close()
+                self._closed = True
+        return {
+            "destination": "linkedin",
+            "segment_id": self.segment_id,
+            "kind": self.kind,
+            **self.stats,
+        }
+
+    def __enter__(self) -> LinkedInAudienceClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals --------------------------------------------------------------------------------
+
+    def _count_retry(self) -> None:
+        self.stats["retries"] += 1
+
+    def _user_element(self, verb: str, change: Change, n: int) -> dict[str, Any]:
+        payload = change.payload or {}
+        if set(payload) != {"idType", "idValue"}:
+            raise ValueError(
+                f"change #{n}: a LinkedIn user payload must be exactly {{'idType', 'idValue'}}"
+            )
+        if payload["idType"] != "SHA256_EMAIL":
+            raise ValueError(f"change #{n}: idType must be SHA256_EMAIL")
+        value = payload["idValue"]
+        if not isinstance(value, str) or not SHA256_HEX.fullmatch(value):
+            # Never echo the value: it may be a plain email.
+            raise ValueError(
+                f"change #{n}: idValue must be a lowercase SHA-256 hex digest (64 chars)"
+            )
+        return {"action": verb, "userIds": [{"idType": "SHA256_EMAIL", "idValue": value}]}
+
+    def _company_element(self, verb: str, change: Change, n: int) -> dict[str, Any]:
+        payload = change.payload or {}
+        unknown = set(payload) - COMPANY_FIELDS
+        if unknown:
+            raise ValueError(f"change #{n}: unknown company fields {sorted(unknown)}")
+        fields = {k: v for k, v in payload.items() if v not in (None, "")}
+        if not fields:
+            raise ValueError(
+                f"change #{n}: a company needs at least one of {sorted(COMPANY_FIELDS)}"
+            )
+        if any(not isinstance(v, str) for v in fields.values()):
+            raise ValueError(f"change #{n}: company fields must be strings")
+        return {"action": verb, **fields}
+
+    def _post(self, body: dict[str, Any]) -> dict[str, Any]:
+        self.stats["calls"] += 1
+        try:
+            response = self._http.post(
+                self.endpoint + self.path,
+                json=body,
+                headers={
+                    "Authorization": f"Bearer {self._token}",
+                    "X-RestLi-Method": "BATCH_CREATE",
+                    "X-Restli-Protocol-Version": "2.0.0",
+                    "LinkedIn-Version": self.linkedin_version,
+                    "Accept": "application/json",
+                },
+            )
+        except httpx.TransportError as exc:
+            raise transport_failure(exc, (self._token,)) from None
+        status = response.status_code
+        if status == 429:
+            raise RetryableError(
+                "HTTP 429 (rate limited)",
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            )
+        if status >= 500:
+            raise RetryableError(
+                f"HTTP {status}", retry_after=parse_retry_after(response.headers.get("Retry-After"))
+            )
+        if not 200 <= status < 300:
+            raise DeliveryError(
+                redact(f"LinkedIn answered HTTP {status}: {_message(response)}", (self._token,))
+            )
+        try:
+            return response.json()
+        except ValueError:
+            return {}
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return "(no JSON body)"
+    if isinstance(data, dict):
+        message = data.get("message") or data.get("error_description") or data.get("error")
+        if isinstance(message, str):
+            return message[:300]
+    return "(no message)"
+
+
+def _element_result(change: Change, answer: dict[str, Any] | None, ok_status: str) -> ChangeResult:
+    if answer is None:
+        return ChangeResult(change, "failed", "no per-element result returned")
+    try:
+        status = int(answer.get("status", 0))
+    except (TypeError, ValueError):
+        status = 0
+    if 200 <= status < 300:
+        return ChangeResult(change, ok_status)  # type: ignore[arg-type]
+    error = answer.get("error")
+    message = (
+        (error.get("message") if isinstance(error, dict) else None) or answer.get("message") or ""
+    )
+    return ChangeResult(change, "failed", f"{status} {message}".strip())
