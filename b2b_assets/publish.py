@@ -40,15 +40,20 @@ def publish_table(
     warehouse: DuckDBWarehouse,
     schema: pa.DataFrameSchema,
     build: Builder,
+    prepare: Callable[[duckdb.DuckDBPyConnection], Any] | None = None,
 ) -> MaterializeResult:
     """Run `build` in one transaction, validate the table it made, commit only if valid.
 
     A failed check or an exception rolls everything back, so the last good table stays.
+    `prepare` runs first on the same connection, outside the transaction (for work that only
+    touches connection-local temporary tables).
     """
     key = context.asset_key
     table = table_name(key)
     with warehouse.connect() as con:
         install_macros(con)
+        if prepare is not None:
+            prepare(con)
         con.execute("BEGIN TRANSACTION")
         try:
             extra = dict(build(con) or {})

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-import time
 from pathlib import Path
 
 import duckdb
@@ -44,7 +44,6 @@ class DuckDBWarehouse(ConfigurableResource):
             yield con
         finally:
             con.close()
-
 
     def _connect_waiting(self, config: dict) -> duckdb.DuckDBPyConnection:
         """Open the file; while another process holds its lock, wait (with backoff) instead of

@@ -167,7 +167,7 @@ def set_env(mp: pytest.MonkeyPatch, data_dir: Path, warehouse: Path, as_of: str 
         mp.setenv(name, value)
     if as_of is None:
         mp.delenv("B2B_AS_OF", raising=False)
-    mp.delenv("B2B_OUTBOX", raising=False)
+    mp.setenv("B2B_OUTBOX", str(warehouse.parent / "outbox"))
 
 
 def materialize_env(

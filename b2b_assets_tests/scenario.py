@@ -12,12 +12,17 @@ written here, with the expectations next to the data:
   fx rate: it is quarantined, never counted as USD.
 * Globex: crm_1 A_GLX + the third CRM's account C1 (crm_3, only added in sources.yaml), joined
   by the MDM (G-GLOBEX): 1,000,000 + 250,000 = 1,250,000.
-* The same Account id in crm_1 and crm_2 (SAME) is two records and two unified accounts.
+* The same Account id in crm_1 and crm_2 (SAME) is two records and two unified accounts (an
+  inactive MDM row that would put crm_2's into Townsend does not count).
+* Swiss Co (crm_1 + marketo_1 company 3300): its only deal is in CHF, which has no rate; the
+  CRM row is quarantined and the deal's marketo_1 mirror must not count it as USD either.
 * People: p2 is in crm_1, crm_2 (" P2@Townsend.COM ") and marketo_1 ("P2@townsend.com"): one
   person. Two crm_1 contacts without email (same name) stay two people. c1@consultco.com is a
   contact of Globex (crm_1) and of Umbrella (crm_2, " C1@ConsultCo.com"), and related to
   Townsend by an active AccountContactRelation (an inactive one to SAME does not count).
-  u1@umbrella.com is unsubscribed in marketo_1; opt@globex.com has HasOptedOutOfEmail.
+  u1@umbrella.com is unsubscribed in marketo_1; opt@globex.com has HasOptedOutOfEmail; three
+  Hooli leads are marketingSuspended, emailInvalid and blackListed.
+  eu@globex.com is a crm_3 contact of Globex and a marketo_1 lead of Swiss Co (two accounts).
 * Events (as of 2026-11-15): p2 visits the new product page on 2026-11-02; w_in visits at
   2026-10-16T00:00:01Z, w_edge exactly at 2026-10-16T00:00:00Z (30 days before: excluded),
   w_at exactly at as_of (included), w_future one second after as_of (not seen).
@@ -43,19 +48,51 @@ def sf18(id15: str) -> str:
 
 
 # Accounts (15-char bases)
-A1, A_DEL, A_GLX, A_SAME = "0015g00000J1Uin", "0015g00000pSeCw", "0015g00000jgrcA", "001Xx00000SAME1"
+A1, A_DEL, A_GLX, A_SAME = (
+    "0015g00000J1Uin",
+    "0015g00000pSeCw",
+    "0015g00000jgrcA",
+    "001Xx00000SAME1",
+)
+A_CHF = "001Xx00000SWISS"
 B1, B_UMB = "0018d00000Dqn62", "0018d00000zSzMl"
 C1 = "001Aa00000GLXeu"
 # Contacts
-P1, P2, P_NOMAIL1, P_NOMAIL2 = "0035g00000FXhB9", "0035g000005YwVA", "0035g00000yeBY2", "0035g00000yeBY3"
-P_OPT, P_DEL, P_C1, P_OB = "0035g00000OPTOU", "0035g00000DELET", "0035g00000n8NTN", "0035g00000OBRIE"
+P1, P2, P_NOMAIL1, P_NOMAIL2 = (
+    "0035g00000FXhB9",
+    "0035g000005YwVA",
+    "0035g00000yeBY2",
+    "0035g00000yeBY3",
+)
+P_OPT, P_DEL, P_C1, P_OB = (
+    "0035g00000OPTOU",
+    "0035g00000DELET",
+    "0035g00000n8NTN",
+    "0035g00000OBRIE",
+)
 Q2, Q_C1, Q_U1 = "0038d00000Ys7Fu", "0038d00000vhIre", "0038d000009K9eo"
 R_CON = "003Aa00000EUcon"
 # Opportunities
-O1, O_DEL, O_GLX, O_SAME = "0065g00000dR0Nx", "0065g00000wpK5l", "0065g00000ZJnmK", "0065g00000SAME1"
-Q1, Q_LOST, Q_OPEN, Q_WEIRD = "0068d00000TNcsI", "0068d00000DCZso", "0068d00000bOc7q", "0068d00000WEIRD"
-Q_EUR, Q_USD, Q_CHF, Q_SAME = "0068d00000oGmQu", "0068d000001Ry7H", "0068d00000CHFxx", "0068d00000SAME2"
+O1, O_DEL, O_GLX, O_SAME = (
+    "0065g00000dR0Nx",
+    "0065g00000wpK5l",
+    "0065g00000ZJnmK",
+    "0065g00000SAME1",
+)
+Q1, Q_LOST, Q_OPEN, Q_WEIRD = (
+    "0068d00000TNcsI",
+    "0068d00000DCZso",
+    "0068d00000bOc7q",
+    "0068d00000WEIRD",
+)
+Q_EUR, Q_USD, Q_CHF, Q_SAME = (
+    "0068d00000oGmQu",
+    "0068d000001Ry7H",
+    "0068d00000CHFxx",
+    "0068d00000SAME2",
+)
 R1 = "006Aa00000EUwon"
+O_CHF = "0065g00000CHFsw"
 
 INJECTION = "O'Brien'; DROP TABLE x; --"
 
@@ -159,7 +196,10 @@ UPSELL = {
             {"accounts": {"where": {"closed_won_revenue": {"gt": 1000000}}}},
             {
                 "events": {
-                    "where": {"type": "visit_webpage", "url": {"contains": "/products/new-software"}},
+                    "where": {
+                        "type": "visit_webpage",
+                        "url": {"contains": "/products/new-software"},
+                    },
                     "within": {"days": 30},
                     "count": {"gte": 1},
                 }
@@ -189,6 +229,7 @@ def build(landing) -> None:
             _account(A_DEL, "Old Townsend Duplicate", "townsend.com", deleted=True),
             _account(A_GLX, "Globex Corporation", "www.globex.com"),
             _account(A_SAME, "Same Id (crm_1)"),
+            _account(A_CHF, "Swiss Co", "swiss.ch"),
         ],
     )
     landing.csv(
@@ -209,10 +250,22 @@ def build(landing) -> None:
         "crm_1",
         "AccountContactRelation",
         [
-            {"Id": sf18("07k5g00000V0lyo"), "AccountId": sf18(A1), "ContactId": sf18(P_C1),
-             "IsDirect": "false", "IsActive": "true", "Roles": "Consultant"},
-            {"Id": sf18("07k5g00000V0lyp"), "AccountId": sf18(A_SAME), "ContactId": sf18(P_C1),
-             "IsDirect": "false", "IsActive": "false", "Roles": "Former"},
+            {
+                "Id": sf18("07k5g00000V0lyo"),
+                "AccountId": sf18(A1),
+                "ContactId": sf18(P_C1),
+                "IsDirect": "false",
+                "IsActive": "true",
+                "Roles": "Consultant",
+            },
+            {
+                "Id": sf18("07k5g00000V0lyp"),
+                "AccountId": sf18(A_SAME),
+                "ContactId": sf18(P_C1),
+                "IsDirect": "false",
+                "IsActive": "false",
+                "Roles": "Former",
+            },
         ],
     )
     landing.csv(
@@ -223,6 +276,7 @@ def build(landing) -> None:
             _opp(O_DEL, sf18(A1), 7000000, True, True, deleted=True),
             _opp(O_GLX, sf18(A_GLX), 1000000, True, True),
             _opp(O_SAME, sf18(A_SAME), 10, True, True),
+            _opp(O_CHF, sf18(A_CHF), 1000000, True, True, currency="CHF"),
         ],
     )
 
@@ -270,6 +324,7 @@ def build(landing) -> None:
         [
             {"id": 3101, "externalCompanyId": A1, "company": "Townsend", "website": "townsend.com"},
             {"id": 3200, "externalCompanyId": None, "company": "Hooli", "website": "hooli.com"},
+            {"id": 3300, "externalCompanyId": sf18(A_CHF), "company": "Swiss Co"},
         ],
     )
     landing.csv(
@@ -284,15 +339,39 @@ def build(landing) -> None:
             _lead(48403, "w_at@hooli.com", "Hooli"),
             _lead(48404, "w_future@hooli.com", "Hooli"),
             _lead(48500, None, "Hooli"),
+            _lead(48700, "EU@globex.com", "Swiss Co", sf18(A_CHF)),  # the lead's company
+            {**_lead(48601, "ms@hooli.com", "Hooli"), "marketingSuspended": "1"},
+            {**_lead(48602, "ei@hooli.com", "Hooli"), "emailInvalid": "True"},
+            {**_lead(48603, "bl@hooli.com", "Hooli"), "blackListed": "TRUE"},
         ],
     )
     landing.csv(
         "marketo_1",
         "opportunities",
         [
-            {"marketoGUID": "bdd640fb-0667", "externalOpportunityId": O1,
-             "externalCompanyId": A1, "name": "Opportunity 1", "stage": "Closed Won",
-             "amount": 200000, "closeDate": "2026-06-30", "isClosed": "true", "isWon": "true"},
+            {
+                "marketoGUID": "bdd640fb-0667",
+                "externalOpportunityId": O1,
+                "externalCompanyId": A1,
+                "name": "Opportunity 1",
+                "stage": "Closed Won",
+                "amount": 200000,
+                "closeDate": "2026-06-30",
+                "isClosed": "true",
+                "isWon": "true",
+            },
+            # The mirror of crm_1's CHF deal (quarantined there: no CHF rate).
+            {
+                "marketoGUID": "chf-mirror",
+                "externalOpportunityId": sf18(O_CHF),
+                "externalCompanyId": sf18(A_CHF),
+                "name": "Swiss deal",
+                "stage": "Closed Won",
+                "amount": 1000000,
+                "closeDate": "2026-06-30",
+                "isClosed": "true",
+                "isWon": "true",
+            },
         ],
     )
     landing.csv(
@@ -312,18 +391,55 @@ def build(landing) -> None:
         "mdm",
         "account_xref",
         [
-            {"golden_id": "G-TOWNSEND", "source_instance": "crm_1", "source_record_id": A1,
-             "is_active": "true", "updated_at": "2026-10-01T02:00:00Z"},
-            {"golden_id": "G-TOWNSEND", "source_instance": "crm_2",
-             "source_record_id": sf18(B1), "is_active": "true", "updated_at": "2026-10-01T02:00:00Z"},
-            {"golden_id": "G-TOWNSEND", "source_instance": "crm_1",
-             "source_record_id": sf18(A_DEL), "is_active": "true", "updated_at": None},
-            {"golden_id": "G-UMBRELLA", "source_instance": "crm_2",
-             "source_record_id": sf18(B_UMB), "is_active": None, "updated_at": None},
-            {"golden_id": "G-GLOBEX", "source_instance": "crm_1",
-             "source_record_id": sf18(A_GLX), "is_active": "1", "updated_at": None},
-            {"golden_id": "G-GLOBEX", "source_instance": "crm_3",
-             "source_record_id": sf18(C1), "is_active": "1", "updated_at": None},
+            {
+                "golden_id": "G-TOWNSEND",
+                "source_instance": "crm_1",
+                "source_record_id": A1,
+                "is_active": "true",
+                "updated_at": "2026-10-01T02:00:00Z",
+            },
+            {
+                "golden_id": "G-TOWNSEND",
+                "source_instance": "crm_2",
+                "source_record_id": sf18(B1),
+                "is_active": "true",
+                "updated_at": "2026-10-01T02:00:00Z",
+            },
+            {
+                "golden_id": "G-TOWNSEND",
+                "source_instance": "crm_1",
+                "source_record_id": sf18(A_DEL),
+                "is_active": "true",
+                "updated_at": None,
+            },
+            {
+                "golden_id": "G-UMBRELLA",
+                "source_instance": "crm_2",
+                "source_record_id": sf18(B_UMB),
+                "is_active": None,
+                "updated_at": None,
+            },
+            {
+                "golden_id": "G-GLOBEX",
+                "source_instance": "crm_1",
+                "source_record_id": sf18(A_GLX),
+                "is_active": "1",
+                "updated_at": None,
+            },
+            {
+                "golden_id": "G-TOWNSEND",
+                "source_instance": "crm_2",
+                "source_record_id": sf18(A_SAME),
+                "is_active": "false",
+                "updated_at": None,
+            },
+            {
+                "golden_id": "G-GLOBEX",
+                "source_instance": "crm_3",
+                "source_record_id": sf18(C1),
+                "is_active": "1",
+                "updated_at": None,
+            },
         ],
     )
 

@@ -33,7 +33,9 @@ def test_same_id_in_two_instances_is_two_unified_accounts(scenario_run):
 def test_unlinked_accounts_stay_apart(scenario_run):
     ids = account_ids(scenario_run)
     assert ids["3200@marketo_1"] not in {"G-TOWNSEND", "G-GLOBEX", "G-UMBRELLA"}
-    assert len(set(ids.values())) == 6  # Townsend, Globex, Umbrella, 2 x Same, Hooli
+    # Townsend, Globex, Umbrella, 2 x Same, Hooli, Swiss Co
+    assert len(set(ids.values())) == 7
+    assert ids["3300@marketo_1"] == ids[key(s.A_CHF, "crm_1")]
 
 
 def test_deleted_account_is_not_resolved(scenario_run):
@@ -41,7 +43,9 @@ def test_deleted_account_is_not_resolved(scenario_run):
 
 
 def test_account_link_evidence(scenario_run):
-    links = scenario_run.query("SELECT left_key, right_key, rule, evidence FROM identity.account_link")
+    links = scenario_run.query(
+        "SELECT left_key, right_key, rule, evidence FROM identity.account_link"
+    )
     rules = {(frozenset((left, right)), rule) for left, right, rule, _ in links}
     assert (frozenset(("3101@marketo_1", key(s.A1, "crm_1"))), "crm_sync") in rules
     assert (frozenset((key(s.A1, "crm_1"), key(s.B1, "crm_2"))), "mdm") in rules
@@ -76,7 +80,9 @@ def test_deleted_person_is_not_resolved(scenario_run):
 
 
 def test_person_link_evidence(scenario_run):
-    links = scenario_run.query("SELECT left_key, right_key, rule, evidence FROM identity.person_link")
+    links = scenario_run.query(
+        "SELECT left_key, right_key, rule, evidence FROM identity.person_link"
+    )
     pairs = {(frozenset((left, right)), rule) for left, right, rule, _ in links}
     email_linked = {k for left, right, rule, _ in links if rule == "email" for k in (left, right)}
     assert {key(s.P2, "crm_1"), key(s.Q2, "crm_2"), "48212@marketo_1"} <= email_linked

@@ -126,7 +126,7 @@ def test_opportunity_with_unknown_currency_is_quarantined_not_modelled(scenario_
 def test_synced_marketo_opportunity_names_the_crm_opportunity(scenario_run):
     got = scenario_run.query(
         "SELECT o.crm_opportunity_key, i.account_id FROM b2b.opportunity o "
-        "JOIN identity.account i USING (account_key) WHERE o.source_instance = 'marketo_1'"
+        "JOIN identity.account i USING (account_key) WHERE o.opportunity_key = 'bdd640fb-0667@marketo_1'"
     )
     assert got == [(key(s.O1, "crm_1"), "G-TOWNSEND")]
 
@@ -154,13 +154,17 @@ def test_third_crm_is_modelled_from_sources_yaml_only(scenario_run):
         "SELECT source_type, name FROM b2b.account WHERE source_instance = 'crm_3'"
     )
     assert got == [("salesforce", "Globex Europe")]
-    assert scenario_run.scalar(
-        "SELECT count(*) FROM b2b.opportunity WHERE source_instance = 'crm_3'"
-    ) == 1
-    assert scenario_run.scalar(
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'raw' "
-        "AND table_name LIKE 'crm_3__%'"
-    ) == 7
+    assert (
+        scenario_run.scalar("SELECT count(*) FROM b2b.opportunity WHERE source_instance = 'crm_3'")
+        == 1
+    )
+    assert (
+        scenario_run.scalar(
+            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'raw' "
+            "AND table_name LIKE 'crm_3__%'"
+        )
+        == 7
+    )
 
 
 def test_row_accounting_balances_for_every_raw_object(scenario_run):

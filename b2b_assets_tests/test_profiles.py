@@ -9,13 +9,19 @@ from b2b_assets_tests.scenario import key
 
 
 def accounts(run) -> dict[str, dict]:
-    frame = run.frame("SELECT account_id, name, closed_won_revenue, source_keys FROM profile.account")
+    frame = run.frame(
+        "SELECT account_id, name, closed_won_revenue, source_keys FROM profile.account"
+    )
     return {row["account_id"]: row for row in frame.to_dicts()}
 
 
 def people(run) -> dict[str, dict]:
     frame = run.frame("SELECT person_id, email, account_ids, can_email FROM profile.person")
     return {row["person_id"]: row for row in frame.to_dicts()}
+
+
+def account_ids_by_key(run) -> dict[str, str]:
+    return dict(run.query("SELECT account_key, account_id FROM identity.account"))
 
 
 def person_of(run, person_key: str) -> dict:
@@ -53,6 +59,14 @@ def test_eur_converted_with_fx_rates(scenario_run):
     umbrella = accounts(scenario_run)["G-UMBRELLA"]
     # 600,000 EUR * 1.08 + 500,000 USD; the CHF deal has no rate and is not counted.
     assert umbrella["closed_won_revenue"] == pytest.approx(1_148_000)
+
+
+def test_unknown_currency_is_not_counted_as_usd_through_a_synced_marketo(scenario_run):
+    """crm_1's CHF deal is quarantined (no rate); its marketo_1 mirror carries the same
+    opportunity, so it must not reappear as 1,000,000 USD."""
+    ids = account_ids_by_key(scenario_run)
+    swiss = accounts(scenario_run)[ids[key(s.A_CHF, "crm_1")]]
+    assert swiss["closed_won_revenue"] == 0
 
 
 def test_third_crm_revenue_rolls_up(scenario_run):
@@ -118,10 +132,24 @@ def test_person_in_several_accounts(scenario_run):
     assert sorted(c1["account_ids"]) == ["G-GLOBEX", "G-TOWNSEND", "G-UMBRELLA"]
 
 
+def test_person_account_through_the_marketo_lead_company(scenario_run):
+    """eu@globex.com is a crm_3 contact of Globex and a marketo_1 lead of Swiss Co."""
+    swiss = account_ids_by_key(scenario_run)[key(s.A_CHF, "crm_1")]
+    eu = person_of(scenario_run, key(s.R_CON, "crm_3"))
+    assert eu["email"] == "eu@globex.com"
+    assert sorted(eu["account_ids"]) == sorted(["G-GLOBEX", swiss])
+
+
 def test_can_email_false_when_marketo_unsubscribed(scenario_run):
     u1 = person_of(scenario_run, key(s.Q_U1, "crm_2"))
     assert u1["email"] == "u1@umbrella.com"
     assert u1["can_email"] is False
+
+
+@pytest.mark.parametrize("email", ["ms@hooli.com", "ei@hooli.com", "bl@hooli.com"])
+def test_can_email_false_for_every_marketo_flag(scenario_run, email):
+    (row,) = [p for p in people(scenario_run).values() if p["email"] == email]
+    assert row["can_email"] is False
 
 
 def test_can_email_false_when_salesforce_opted_out(scenario_run):
@@ -138,9 +166,15 @@ def test_deleted_person_is_in_no_profile(scenario_run):
 
 
 def test_unknown_lead_is_not_a_profile_but_its_event_is_kept(scenario_run):
-    assert scenario_run.scalar(
-        "SELECT count(*) FROM profile.person WHERE list_contains(source_keys, '99999@marketo_1')"
-    ) == 0
-    assert scenario_run.scalar(
-        "SELECT count(*) FROM b2b.experience_event WHERE person_key = '99999@marketo_1'"
-    ) == 1
+    assert (
+        scenario_run.scalar(
+            "SELECT count(*) FROM profile.person WHERE list_contains(source_keys, '99999@marketo_1')"
+        )
+        == 0
+    )
+    assert (
+        scenario_run.scalar(
+            "SELECT count(*) FROM b2b.experience_event WHERE person_key = '99999@marketo_1'"
+        )
+        == 1
+    )

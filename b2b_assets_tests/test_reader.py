@@ -119,7 +119,15 @@ def test_column_names_match_ignoring_case_and_underscores(con, folder, is_won):
     columns = ["id", "Account_Id", "NAME", "amount", "stage_name", "is_closed", is_won, "CloseDate"]
     write_csv(
         folder / "Opportunity.csv",
-        [dict(zip(columns, [ID_A, ID_B, "Deal", "100", "Won", "true", "true", "2026-06-30"]))],
+        [
+            dict(
+                zip(
+                    columns,
+                    [ID_A, ID_B, "Deal", "100", "Won", "true", "true", "2026-06-30"],
+                    strict=True,
+                )
+            )
+        ],
         columns,
     )
     result = load(con, folder, OPPORTUNITY)
@@ -168,7 +176,11 @@ def test_optional_columns_may_be_absent(con, folder):
 def test_null_tokens(con, folder, token):
     write_csv(
         folder / "Account.csv",
-        [account(Website=token, AnnualRevenue=token, NumberOfEmployees=token, LastModifiedDate=token)],
+        [
+            account(
+                Website=token, AnnualRevenue=token, NumberOfEmployees=token, LastModifiedDate=token
+            )
+        ],
     )
     result = load(con, folder, ACCOUNT)
     assert result.rows_quarantined == 0
@@ -204,6 +216,7 @@ def test_booleans_any_case(con, folder, text, value):
     [
         "2026-10-03T09:12:44Z",
         "2026-10-03T09:12:44.000Z",
+        "2026-10-03T09:12:44.000+0000",
         "2026-10-03T11:12:44+02:00",
         "2026-10-03T04:12:44-05:00",
         "2026-10-03T09:12:44",
@@ -247,8 +260,15 @@ def test_salesforce_ids_15_and_18_characters_are_one_value(con, folder):
 def test_marketo_ids_carrying_crm_ids_are_normalized(con, folder):
     write_csv(
         folder / "leads.csv",
-        [{"id": "48211", "email": "a@x.com", "sfdcContactId": "0035g00000FXhB9",
-          "sfdcAccountId": ID_A, "externalCompanyId": sf18(ID_A)}],
+        [
+            {
+                "id": "48211",
+                "email": "a@x.com",
+                "sfdcContactId": "0035g00000FXhB9",
+                "sfdcAccountId": ID_A,
+                "externalCompanyId": sf18(ID_A),
+            }
+        ],
     )
     result = load(con, folder, LEADS, ctx("marketo_1", normalize=True))
     (row,) = rows(con, result.table)
@@ -401,8 +421,12 @@ def test_parquet_input_with_typed_columns(con, folder):
 
 def test_parquet_input_with_snake_case_string_columns(con, folder):
     pl.DataFrame(
-        {"id": [ID_A], "name": ["Townsend"], "is_deleted": ["TRUE"], "last_modified_date": [
-            "2026-10-03T09:12:44Z"]}
+        {
+            "id": [ID_A],
+            "name": ["Townsend"],
+            "is_deleted": ["TRUE"],
+            "last_modified_date": ["2026-10-03T09:12:44Z"],
+        }
     ).write_parquet(folder / "Account.parquet")
     result = load(con, folder, ACCOUNT)
     (row,) = rows(con, result.table)
@@ -447,10 +471,16 @@ def test_unknown_currency_is_quarantined_not_counted_as_usd(con, folder):
     write_csv(
         folder / "Opportunity.csv",
         [
-            dict(zip(columns, ["0065g00000dR0Nx", ID_A, "100", "true", "true", "USD"])),
-            dict(zip(columns, ["0065g00000dR0Ny", ID_A, "100", "true", "true", "eur"])),
-            dict(zip(columns, ["0065g00000dR0Nz", ID_A, "100", "true", "true", "CHF"])),
-            dict(zip(columns, ["0065g00000dR0Na", ID_A, "100", "true", "true", ""])),
+            dict(
+                zip(columns, ["0065g00000dR0Nx", ID_A, "100", "true", "true", "USD"], strict=True)
+            ),
+            dict(
+                zip(columns, ["0065g00000dR0Ny", ID_A, "100", "true", "true", "eur"], strict=True)
+            ),
+            dict(
+                zip(columns, ["0065g00000dR0Nz", ID_A, "100", "true", "true", "CHF"], strict=True)
+            ),
+            dict(zip(columns, ["0065g00000dR0Na", ID_A, "100", "true", "true", ""], strict=True)),
         ],
         columns,
     )
@@ -578,11 +608,21 @@ def test_activities_of_an_unknown_lead_are_kept(con, tmp_path):
     write_csv(
         folder / "activities.csv",
         [
-            {"marketoGUID": "1", "leadId": "999", "activityDate": "2026-11-02T10:15:00Z",
-             "activityTypeId": "1", "primaryAttributeValue": "page",
-             "attributes": '{"Webpage URL": "/p"}'},
-            {"marketoGUID": "2", "leadId": "1", "activityDate": "2026-11-02T10:15:00Z",
-             "activityTypeId": "1", "attributes": "{not json"},
+            {
+                "marketoGUID": "1",
+                "leadId": "999",
+                "activityDate": "2026-11-02T10:15:00Z",
+                "activityTypeId": "1",
+                "primaryAttributeValue": "page",
+                "attributes": '{"Webpage URL": "/p"}',
+            },
+            {
+                "marketoGUID": "2",
+                "leadId": "1",
+                "activityDate": "2026-11-02T10:15:00Z",
+                "activityTypeId": "1",
+                "attributes": "{not json",
+            },
         ],
     )
     result = load(con, folder, ACTIVITIES, ctx("marketo_1"))
@@ -613,5 +653,8 @@ def test_malformed_rows_with_too_few_columns_and_in_a_later_part(con, folder):
     assert (result.rows_read, result.rows_kept, result.rows_quarantined) == (4, 2, 2)
     got = [(Path(q["file_name"]).name, q["row_number"]) for q in quarantine(con)]
     assert got == [("b.csv", 1), ("b.csv", 3)]
-    kept = [(Path(r["_file_name"]).name, r["_row_number"], r["name"]) for r in rows(con, result.table, "_file_name, _row_number")]
+    kept = [
+        (Path(r["_file_name"]).name, r["_row_number"], r["name"])
+        for r in rows(con, result.table, "_file_name, _row_number")
+    ]
     assert kept == [("a.csv", 1, "A"), ("b.csv", 2, "D")]

@@ -127,11 +127,8 @@ def build_activation_asset(
                 {"destination": destination.name, "segment": segment},
             )
             return {
-                **{
-                    k: (MetadataValue.json(v) if isinstance(v, dict) else v)
-                    for k, v in report.metadata().items()
-                },
-                **{k: MetadataValue.json(v) for k, v in closing.items()},
+                key: MetadataValue.json(value) if isinstance(value, dict | list) else value
+                for key, value in {**report.metadata(), **closing}.items()
             }
 
         return publish_table(context, warehouse, DELIVERED, snapshot)

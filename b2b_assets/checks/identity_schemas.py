@@ -51,7 +51,9 @@ OPPORTUNITY_IDENTITY = pa.DataFrameSchema(
         "opportunity_id": text("the opportunity counted once: its CRM key", nullable=False),
         "account_id": text("the unified account"),
         "is_representative": flag("the record whose values count (the CRM's where present)"),
-        "is_deleted": flag("deleted in the source"),
+        "is_excluded": flag(
+            "not counted: deleted in its source, or the synced copy of a quarantined CRM record"
+        ),
     },
     name="identity.opportunity",
     strict=True,

@@ -179,7 +179,13 @@ def person(config: SourcesConfig) -> TableAsset:
 
 
 def opportunity(config: SourcesConfig) -> TableAsset:
+    # A synced copy of a CRM opportunity the raw layer quarantined (e.g. a currency without a
+    # rate) carries no currency of its own: it must not stand in for the CRM record.
     select = """
+        WITH quarantined AS (
+            SELECT DISTINCT json_extract_string(record, '$.id') || '@' || source_instance AS key
+            FROM raw.quarantine WHERE object = 'Opportunity' AND reason NOT LIKE 'duplicate key%'
+        )
         SELECT o.opportunity_key,
                coalesce(o.crm_opportunity_key, o.opportunity_key) AS opportunity_id,
                a.account_id,
@@ -188,6 +194,10 @@ def opportunity(config: SourcesConfig) -> TableAsset:
                    ORDER BY (o.source_type = 'salesforce') DESC, o.opportunity_key
                ) = 1 AS is_representative,
                o.is_deleted
+                   OR (o.source_type = 'marketo' AND o.crm_opportunity_key IN (SELECT key FROM quarantined)
+                       AND NOT EXISTS (SELECT 1 FROM b2b.opportunity c
+                                       WHERE c.opportunity_key = o.crm_opportunity_key))
+                   AS is_excluded
         FROM b2b.opportunity o
         LEFT JOIN identity.account a ON a.account_key = o.account_key"""
     return TableAsset(

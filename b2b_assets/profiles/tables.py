@@ -15,7 +15,7 @@ def _key(layer: str, name: str) -> AssetKey:
 
 OPPORTUNITY_SQL = """
     WITH records AS (
-        SELECT i.opportunity_id, i.account_id, i.is_representative, o.*
+        SELECT i.opportunity_id, i.account_id, i.is_representative, i.is_excluded, o.*
         FROM identity.opportunity i JOIN b2b.opportunity o USING (opportunity_key)
     ),
     grouped AS (
@@ -28,7 +28,7 @@ OPPORTUNITY_SQL = """
            coalesce(r.is_won, FALSE) AS is_won, r.is_closed_won, r.close_date,
            r.source_instance AS counted_from, g.source_keys
     FROM records r JOIN grouped g USING (opportunity_id)
-    WHERE r.is_representative AND NOT r.is_deleted"""
+    WHERE r.is_representative AND NOT r.is_excluded"""
 
 PERSON_ACCOUNT_SQL = """
     SELECT p.person_id, a.account_id,

@@ -111,6 +111,7 @@ class _State:
         self.references: set[str] = set()
         self.evidence: list[tuple[str, str]] = []
         self.counter = 0
+        self.file = segment.file  # the file whose tree is being compiled (changes for in_segment)
 
     def alias(self, prefix: str) -> str:
         self.counter += 1
@@ -122,7 +123,7 @@ class _State:
         return f"${name}"
 
     def fail(self, path: str, message: str) -> SegmentError:
-        return SegmentError(self.segment.file, path, message)
+        return SegmentError(self.file, path, message)
 
     def node(
         self, node: Node, scope: str, alias: str, evidence: bool, stack: tuple[str, ...]
@@ -181,7 +182,11 @@ class _State:
         self.references.add(node.name)
         if other.where is None:
             return "TRUE"
-        return self.node(other.where, scope, alias, False, (*stack, node.name))
+        outer_file, self.file = self.file, other.file
+        try:
+            return self.node(other.where, scope, alias, False, (*stack, node.name))
+        finally:
+            self.file = outer_file
 
     def related(self, node: Related, outer: str, evidence: bool, stack: tuple[str, ...]) -> str:
         relation: Relation = RELATIONS[node.relation]

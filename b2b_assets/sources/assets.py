@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from dagster import (
     AssetExecutionContext,
@@ -18,7 +19,7 @@ from b2b_assets.publish import publish_table
 from b2b_assets.resources import DuckDBWarehouse
 from b2b_assets.sources.catalog import FX_RATES, OBJECTS_BY_TYPE, ObjectSpec
 from b2b_assets.sources.config import SourceInstance, SourcesConfig, landing_dir
-from b2b_assets.sources.reader import ReadContext, load_object, raw_table_name
+from b2b_assets.sources.reader import ReadContext, publish_object, raw_table_name, stage_object
 from b2b_assets.sql import scalar
 from b2b_assets.tables import POOL
 
@@ -78,15 +79,20 @@ def build_raw_asset(
         ),
     )
     def _raw(context: AssetExecutionContext, warehouse: DuckDBWarehouse):
-        def build(con):
-            ctx = ReadContext(
+        staged: dict[str, Any] = {}
+
+        def stage(con):
+            staged["ctx"] = ReadContext(
                 instance=instance,
                 normalize_sf_ids=normalize_sf_ids,
                 currencies=_known_currencies(con),
                 instances=known_instances,
                 run_id=context.run_id,
             )
-            result = load_object(con, folder, spec, ctx)
+            staged["result"] = stage_object(con, folder, spec, staged["ctx"])
+
+        def build(con):
+            result = publish_object(con, spec, staged["ctx"], staged["result"])
             context.log.info(
                 f"{spec.name} of {instance or 'reference'}: read {result.rows_read}, "
                 f"kept {result.rows_kept}, quarantined {result.rows_quarantined}"
@@ -100,7 +106,7 @@ def build_raw_asset(
                 "empty_files_skipped": len(result.skipped_files),
             }
 
-        return publish_table(context, warehouse, schema, build)
+        return publish_table(context, warehouse, schema, build, prepare=stage)
 
     return _raw
 

@@ -105,14 +105,14 @@ def find_object_files(folder: Path, spec: ObjectSpec) -> list[Path]:
 def read_csv_header(path: Path) -> list[str] | None:
     """The header row of a CSV file, or None when the file is empty."""
     try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
+        with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
             row = next(csv.reader(handle), None)
-    except UnicodeDecodeError as exc:
-        raise ExtractError(f"{path}: the header row is not UTF-8 ({exc.reason})") from exc
     except csv.Error as exc:
         raise ExtractError(f"{path}: the header row cannot be parsed: {exc}") from exc
     if row is None or not any(cell.strip() for cell in row):
         return None
+    if any("\udc80" <= ch <= "\udcff" for cell in row for ch in cell):
+        raise ExtractError(f"{path}: the header row is not UTF-8")
     return row
 
 
@@ -229,14 +229,18 @@ def _file_scan(path: Path, header: list[str] | None, index: int) -> tuple[str, d
         )
     assert header is not None
     columns = {f"c{i}": "VARCHAR" for i in range(len(header))}
-    scan = (
+    return _csv_scan_of(index), {"columns": columns}
+
+
+def _csv_scan_of(index: int) -> str:
+    """The fast DuckDB scan of the index-th file, rejected rows kept aside with their reason."""
+    return (
         "(SELECT *, row_number() OVER () AS _row_number FROM read_csv($path, auto_detect = false, "
         "header = true, delim = ',', quote = '\"', escape = '\"', columns = $columns, "
         f"strict_mode = true, null_padding = false, max_line_size = {MAX_FIELD_BYTES}, "
         f"store_rejects = true, rejects_table = '_rejects_{index}', "
         f"rejects_scan = '_rejects_scan_{index}'))"
     )
-    return scan, {"columns": columns}
 
 
 def _parquet_header(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
@@ -269,6 +273,10 @@ def _create_staging(con: duckdb.DuckDBPyConnection, spec: ObjectSpec) -> None:
         f"CREATE OR REPLACE TEMP TABLE _typed ({typed}, _problems VARCHAR[], _record VARCHAR, "
         "_file_name VARCHAR, _row_number BIGINT)"
     )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _malformed (file_name VARCHAR, row_number BIGINT, "
+        "reason VARCHAR, problems VARCHAR[], record VARCHAR)"
+    )
 
 
 def _load_file(
@@ -285,6 +293,8 @@ def _load_file(
         result.skipped_files.append(str(path))
         return
     positions = map_columns(path, header, spec)
+    for stale in (f"_rejects_{index}", f"_rejects_scan_{index}"):
+        con.execute(f"DROP TABLE IF EXISTS {stale}")
     scan, params = _file_scan(path, header, index)
     clean = _select_clean(spec, positions, header, parquet, ctx)
     typed = ", ".join(_typed_expr(column, f'c."{column.field}"') for column in spec.columns)
@@ -307,48 +317,80 @@ def _load_file(
     try:
         con.execute(statement, full_params)
     except duckdb.Error as exc:
-        raise ExtractError(f"{path}: cannot be read: {exc}") from exc
+        if parquet:
+            raise ExtractError(f"{path}: cannot be read: {exc}") from exc
+        # DuckDB's fast reader gave up on the whole file (e.g. mixed line endings): read it
+        # with Python's csv module instead, row by row, quarantining what does not parse.
+        _load_with_python(con, statement, full_params, path, header, index)
+    else:
+        rejected = 0 if parquet else scalar(con, f"SELECT count(*) FROM _rejects_{index}")
+        if rejected:
+            # Some rows did not parse: read the file again with the careful reader, which also
+            # takes rows the fast one cannot (e.g. a line ending unlike the file's others).
+            con.execute(
+                "DELETE FROM _typed WHERE _file_name = $file_name", {"file_name": str(path)}
+            )
+            _load_with_python(con, statement, full_params, path, header, index)
     result.files.append(str(path))
-    if not parquet:
-        _quarantine_malformed(con, spec, path, index, ctx)
 
 
-def _quarantine_malformed(
-    con: duckdb.DuckDBPyConnection, spec: ObjectSpec, path: Path, index: int, ctx: ReadContext
+def _load_with_python(
+    con: duckdb.DuckDBPyConnection,
+    statement: str,
+    params: dict[str, object],
+    path: Path,
+    header: list[str],
+    index: int,
 ) -> None:
-    """Rows the CSV parser rejected go to quarantine; row numbers of later rows are corrected."""
-    rejects = f"_rejects_{index}"
-    count = scalar(con, f"SELECT count(*) FROM {rejects}")
-    if not count:
-        return
-    # The parser skips rejected rows, so row_number() counts only good rows: shift them back.
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _reject_rows AS
-            SELECT DISTINCT line - 1 AS row_number FROM {rejects}"""
-    )
-    con.execute(
-        """UPDATE _typed SET _row_number = _typed._row_number + shift.n
-           FROM (SELECT t._row_number AS kept, count(r.row_number) AS n
-                 FROM _typed t, (SELECT row_number, row_number - row_number() OVER (ORDER BY row_number) AS adj FROM _reject_rows) r
-                 WHERE t._file_name = $file_name AND r.adj < t._row_number
-                 GROUP BY t._row_number) AS shift
-           WHERE _typed._file_name = $file_name AND _typed._row_number = shift.kept""",
-        {"file_name": str(path)},
-    )
-    con.execute(
-        f"""INSERT INTO raw.quarantine
-            SELECT $instance, $object, $file_name, line - 1,
-                   'malformed row: ' || lower(first(error_type ORDER BY column_idx)),
-                   list(coalesce(column_name || ': ', '') || error_message ORDER BY column_idx),
-                   left(first(csv_line), 2000), now(), $run_id
-            FROM {rejects} GROUP BY line""",
-        {
-            "instance": ctx.instance,
-            "object": spec.name,
-            "file_name": str(path),
-            "run_id": ctx.run_id,
-        },
-    )
+    width = len(header)
+    columns: list[list[str | None]] = [[] for _ in range(width)]
+    numbers: list[int] = []
+    malformed: list[tuple[str, int, str, list[str], str]] = []
+    csv.field_size_limit(MAX_FIELD_BYTES)
+    with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
+        reader = csv.reader(handle, strict=False)
+        next(reader, None)
+        number = 0
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                number += 1
+                malformed.append((str(path), number, "malformed row: unreadable", [str(exc)], ""))
+                continue
+            number += 1
+            text = ",".join(row)[:2000].encode("utf-8", "replace").decode("utf-8")
+            if any("\udc80" <= ch <= "\udcff" for cell in row for ch in cell):
+                problem = ("malformed row: invalid encoding", "a value is not UTF-8")
+            elif len(row) > width:
+                problem = ("malformed row: too many columns", f"{len(row)} values, {width} columns")
+            elif len(row) < width:
+                problem = ("malformed row: missing columns", f"{len(row)} values, {width} columns")
+            else:
+                for position, cell in enumerate(row):
+                    columns[position].append(cell if cell != "" else None)
+                numbers.append(number)
+                continue
+            malformed.append((str(path), number, problem[0], [problem[1]], text))
+    table = pa_table({f"c{i}": columns[i] for i in range(width)}, numbers)
+    con.register("_python_rows", table)
+    try:
+        fallback = statement.replace(_csv_scan_of(index), "(SELECT * FROM _python_rows)")
+        con.execute(fallback, {k: v for k, v in params.items() if f"${k}" in fallback})
+    finally:
+        con.unregister("_python_rows")
+    if malformed:
+        con.executemany("INSERT INTO _malformed VALUES (?, ?, ?, ?, ?)", malformed)
+
+
+def pa_table(columns: dict[str, list[str | None]], numbers: list[int]):
+    import pyarrow as pa
+
+    arrays = {name: pa.array(values, type=pa.string()) for name, values in columns.items()}
+    arrays["_row_number"] = pa.array(numbers, type=pa.int64())
+    return pa.table(arrays)
 
 
 def _create_empty_table(con: duckdb.DuckDBPyConnection, target: str, spec: ObjectSpec) -> None:
@@ -362,19 +404,16 @@ def _create_empty_table(con: duckdb.DuckDBPyConnection, target: str, spec: Objec
 def load_object(
     con: duckdb.DuckDBPyConnection, folder: Path, spec: ObjectSpec, ctx: ReadContext
 ) -> ReadResult:
-    """Replace `raw.<instance>__<object>` and its quarantine rows from the landing folder.
+    """Replace `raw.<instance>__<object>` and its quarantine rows from the landing folder."""
+    return publish_object(con, spec, ctx, stage_object(con, folder, spec, ctx))
 
-    Runs inside the caller's transaction: nothing is visible to others until it commits.
-    """
-    table = raw_table_name(ctx.instance, spec)
-    target = f"raw.{table}"
-    result = ReadResult(table=target)
-    con.execute(QUARANTINE_DDL)
-    con.execute(ACCOUNTING_DDL)
-    con.execute(
-        "DELETE FROM raw.quarantine WHERE source_instance = $instance AND object = $object",
-        {"instance": ctx.instance, "object": spec.name},
-    )
+
+def stage_object(
+    con: duckdb.DuckDBPyConnection, folder: Path, spec: ObjectSpec, ctx: ReadContext
+) -> ReadResult:
+    """Read the object's files into connection-local staging tables (outside any transaction,
+    so a file DuckDB's fast reader rejects can be read again by the careful one)."""
+    result = ReadResult(table=f"raw.{raw_table_name(ctx.instance, spec)}")
     files = find_object_files(folder, spec)
     if not files and spec.required:
         raise ExtractError(
@@ -387,6 +426,30 @@ def load_object(
         _load_file(con, spec, path, index, ctx, result)
     if files and not result.files and spec.required:
         raise ExtractError(f"{files[0]}: required object {spec.name} has only empty files")
+    return result
+
+
+def publish_object(
+    con: duckdb.DuckDBPyConnection, spec: ObjectSpec, ctx: ReadContext, result: ReadResult
+) -> ReadResult:
+    """Replace the raw table and the object's quarantine rows from the staged rows.
+
+    Runs inside the caller's transaction: nothing is visible to others until it commits.
+    """
+    target = result.table
+    con.execute(QUARANTINE_DDL)
+    con.execute(ACCOUNTING_DDL)
+    con.execute(
+        "DELETE FROM raw.quarantine WHERE source_instance = $instance AND object = $object",
+        {"instance": ctx.instance, "object": spec.name},
+    )
+    con.execute(
+        """INSERT INTO raw.quarantine
+           SELECT $instance, $object, file_name, row_number, reason, problems, record, now(),
+                  $run_id
+           FROM _malformed""",
+        {"instance": ctx.instance, "object": spec.name, "run_id": ctx.run_id},
+    )
 
     key = ", ".join(f'"{spec.column(name).field}"' for name in spec.key)
     updated = f'"{spec.column(spec.updated_at).field}" DESC NULLS LAST, ' if spec.updated_at else ""
@@ -442,7 +505,7 @@ def load_object(
     result.rows_read = parsed + malformed
     if result.rows_read != result.rows_kept + result.rows_quarantined:
         raise ExtractError(
-            f"{folder}: row accounting of {spec.name} does not balance: read {result.rows_read}, "
+            f"{result.table}: row accounting of {spec.name} does not balance: read {result.rows_read}, "
             f"kept {result.rows_kept}, quarantined {result.rows_quarantined}"
         )
     con.execute(
@@ -459,6 +522,6 @@ def load_object(
             "reasons": json.dumps(dict(result.reasons), sort_keys=True),
         },
     )
-    for temp in ("_typed", "_ranked"):
+    for temp in ("_typed", "_ranked", "_malformed"):
         con.execute(f"DROP TABLE IF EXISTS {temp}")
     return result
