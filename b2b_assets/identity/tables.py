@@ -184,7 +184,8 @@ def opportunity(config: SourcesConfig) -> TableAsset:
     select = """
         WITH quarantined AS (
             SELECT DISTINCT json_extract_string(record, '$.id') || '@' || source_instance AS key
-            FROM raw.quarantine WHERE object = 'Opportunity' AND reason NOT LIKE 'duplicate key%'
+            FROM raw.quarantine
+            WHERE object = 'Opportunity' AND reason NOT LIKE 'duplicate key%' AND json_valid(record)
         )
         SELECT o.opportunity_key,
                coalesce(o.crm_opportunity_key, o.opportunity_key) AS opportunity_id,

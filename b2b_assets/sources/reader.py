@@ -145,16 +145,18 @@ def _quote_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _clean_expr(column: Column, source_expr: str, ctx: ReadContext) -> str:
-    """The cleaned text of a column: null tokens to NULL, ids trimmed, defaults applied."""
-    expr = f"b2b_null({source_expr})"
+def _clean_steps(column: Column, ctx: ReadContext) -> list[str]:
+    """The cleaning of a column, one macro per step: null tokens to NULL, ids trimmed, Salesforce
+    ids normalized, defaults applied. Each step reads the previous step's column, so macros are
+    never nested into one expression (which would repeat the column in every branch)."""
+    steps = ["b2b_null({})"]
     if column.kind in ("id", "sfid"):
-        expr = f"trim({expr})"
+        steps.append("b2b_trim({})")
     if column.kind == "sfid" and ctx.normalize_sf_ids:
-        expr = f"sf_id18({expr})"
+        steps.append("sf_id18({})")
     if column.default is not None:
-        expr = f"coalesce({expr}, {_quote_literal(column.default)})"
-    return expr
+        steps.append(f"coalesce({{}}, {_quote_literal(column.default)})")
+    return steps
 
 
 def _typed_expr(column: Column, ref: str) -> str:
@@ -253,18 +255,32 @@ def _parquet_header(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
 
 
 def _select_clean(
-    spec: ObjectSpec, positions: dict[str, int], header: list[str], parquet: bool, ctx: ReadContext
+    spec: ObjectSpec,
+    positions: dict[str, int],
+    header: list[str],
+    parquet: bool,
+    ctx: ReadContext,
+    scan: str,
 ) -> str:
-    parts = []
+    """A query over the scan with the object's columns cleaned, plus `_row_number`."""
+    current = []
     for column in spec.columns:
         if column.field in positions:
             index = positions[column.field]
             name = header[index].replace('"', '""') if parquet else f"c{index}"
-            source_expr = f'CAST("{name}" AS VARCHAR)'
+            current.append(f'CAST("{name}" AS VARCHAR)')
         else:
-            source_expr = "CAST(NULL AS VARCHAR)"
-        parts.append(f'{_clean_expr(column, source_expr, ctx)} AS "{column.field}"')
-    return ", ".join(parts)
+            current.append("CAST(NULL AS VARCHAR)")
+    steps = [_clean_steps(column, ctx) for column in spec.columns]
+    query = scan
+    for depth in range(max(len(s) for s in steps)):
+        exprs = []
+        for position, column in enumerate(spec.columns):
+            step = steps[position][depth] if depth < len(steps[position]) else "{}"
+            exprs.append(f'{step.format(current[position])} AS "{column.field}"')
+        query = f"(SELECT {', '.join(exprs)}, _row_number FROM {query})"
+        current = [f'"{column.field}"' for column in spec.columns]
+    return query
 
 
 def _create_staging(con: duckdb.DuckDBPyConnection, spec: ObjectSpec) -> None:
@@ -296,7 +312,7 @@ def _load_file(
     for stale in (f"_rejects_{index}", f"_rejects_scan_{index}"):
         con.execute(f"DROP TABLE IF EXISTS {stale}")
     scan, params = _file_scan(path, header, index)
-    clean = _select_clean(spec, positions, header, parquet, ctx)
+    clean = _select_clean(spec, positions, header, parquet, ctx, scan)
     typed = ", ".join(_typed_expr(column, f'c."{column.field}"') for column in spec.columns)
     problems = ", ".join(_problem_exprs(spec, ctx))
     record = ", ".join(f"'{column.field}': c.\"{column.field}\"" for column in spec.columns)
@@ -307,7 +323,7 @@ def _load_file(
                $file_name, c._row_number
         FROM (
             SELECT c.*, list_filter([{problems}], lambda p: p IS NOT NULL) AS _problems
-            FROM (SELECT {clean}, _row_number FROM {scan}) AS c
+            FROM {clean} AS c
         ) AS c"""
     full_params: dict[str, object] = {"path": str(path), "file_name": str(path), **params}
     if "$currencies" in statement:
@@ -456,37 +472,44 @@ def publish_object(
     winner_order = f"{updated}_file_name DESC, _row_number DESC"
     fields = ", ".join(f'"{column.field}"' for column in spec.columns)
     record = ", ".join(f"'{column.field}': \"{column.field}\"" for column in spec.columns)
+    params = {"instance": ctx.instance, "object": spec.name, "run_id": ctx.run_id}
+    # Rows with the same key: the latest wins, the others are quarantined. Ranking only the
+    # duplicated keys keeps the common case (unique keys) to one hash aggregate.
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _ranked AS
-            SELECT *, CASE WHEN len(_problems) = 0
-                      THEN row_number() OVER (PARTITION BY len(_problems) = 0, {key} ORDER BY {winner_order})
-                      END AS _rank
-            FROM _typed"""
+        f"""CREATE OR REPLACE TEMP TABLE _losers AS
+            WITH duplicated AS (
+                SELECT {key} FROM _typed WHERE len(_problems) = 0 GROUP BY ALL HAVING count(*) > 1
+            )
+            SELECT _file_name, _row_number FROM (
+                SELECT _file_name, _row_number,
+                       row_number() OVER (PARTITION BY {key} ORDER BY {winner_order}) AS _rank
+                FROM _typed SEMI JOIN duplicated USING ({key}) WHERE len(_problems) = 0
+            ) WHERE _rank > 1"""
     )
     con.execute(
         f"""CREATE OR REPLACE TABLE {target} AS
             SELECT {fields}, $instance AS _source_instance, _file_name, _row_number,
                    now() AS _loaded_at
-            FROM _ranked WHERE _rank = 1 ORDER BY _file_name, _row_number""",
+            FROM _typed ANTI JOIN _losers USING (_file_name, _row_number)
+            WHERE len(_problems) = 0""",
         {"instance": ctx.instance},
     )
     con.execute(
+        """INSERT INTO raw.quarantine
+           SELECT $instance, $object, _file_name, _row_number,
+                  split_part(_problems[1], ':', 1) || ':' || split_part(_problems[1], ':', 2),
+                  _problems, _record, now(), $run_id
+           FROM _typed WHERE len(_problems) > 0""",
+        params,
+    )
+    con.execute(
         f"""INSERT INTO raw.quarantine
-            SELECT $instance, $object, _file_name, _row_number,
-                   CASE WHEN _rank > 1 THEN 'duplicate key: a later row wins'
-                        ELSE split_part(_problems[1], ':', 1) || ':' || split_part(_problems[1], ':', 2) END,
-                   CASE WHEN _rank > 1 THEN ['superseded by a row with the same ' || $key_names
-                                            || ' (latest {spec.updated_at or "row"} wins)']
-                        ELSE _problems END,
-                   coalesce(_record, to_json({{{record}}})::VARCHAR),
-                   now(), $run_id
-            FROM _ranked WHERE _rank IS NULL OR _rank > 1""",
-        {
-            "instance": ctx.instance,
-            "object": spec.name,
-            "run_id": ctx.run_id,
-            "key_names": " + ".join(spec.key),
-        },
+            SELECT $instance, $object, _file_name, _row_number, 'duplicate key: a later row wins',
+                   ['superseded by a row with the same ' || $key_names
+                    || ' (latest {spec.updated_at or "row"} wins)'],
+                   to_json({{{record}}})::VARCHAR, now(), $run_id
+            FROM _typed SEMI JOIN _losers USING (_file_name, _row_number)""",
+        {**params, "key_names": " + ".join(spec.key)},
     )
     if not result.files:
         _create_empty_table(con, target, spec)
@@ -522,6 +545,6 @@ def publish_object(
             "reasons": json.dumps(dict(result.reasons), sort_keys=True),
         },
     )
-    for temp in ("_typed", "_ranked", "_malformed"):
+    for temp in ("_typed", "_losers", "_malformed"):
         con.execute(f"DROP TABLE IF EXISTS {temp}")
     return result

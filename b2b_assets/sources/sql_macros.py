@@ -8,19 +8,27 @@ _UPPER_BIT = "(CASE WHEN ascii(substr(c, {pos}, 1)) BETWEEN 65 AND 90 THEN {bit}
 _CHUNK_INDEX = " + ".join(_UPPER_BIT.format(pos=i + 1, bit=1 << i) for i in range(5))
 
 MACROS = (
+    # Each macro tests the common case first with cheap comparisons, so that the costly string
+    # functions only run on the few values that need them.
     # Null: empty, `null`, `NULL` (and surrounding blanks).
     """CREATE OR REPLACE TEMP MACRO b2b_null(x) AS
-       CASE WHEN x IS NULL OR trim(x) = '' OR lower(trim(x)) = 'null' THEN NULL ELSE x END""",
+       CASE WHEN length(x) < 7 AND lower(trim(x)) IN ('', 'null') THEN NULL ELSE x END""",
+    # Surrounding blanks removed (ids).
+    """CREATE OR REPLACE TEMP MACRO b2b_trim(x) AS
+       CASE WHEN starts_with(x, ' ') OR ends_with(x, ' ') OR contains(x, chr(9))
+            THEN trim(x, ' ' || chr(9)) ELSE x END""",
     # Booleans: true/false, 1/0, and yes/no, y/n, t/f in any case.
     """CREATE OR REPLACE TEMP MACRO b2b_bool(x) AS
-       CASE WHEN lower(trim(x)) IN ('true', '1', 'yes', 'y', 't') THEN TRUE
+       CASE WHEN x IN ('true', 'false') THEN x = 'true'
+            WHEN lower(trim(x)) IN ('true', '1', 'yes', 'y', 't') THEN TRUE
             WHEN lower(trim(x)) IN ('false', '0', 'no', 'n', 'f') THEN FALSE END""",
     f"""CREATE OR REPLACE TEMP MACRO sf_chunk(c) AS
        substr('ABCDEFGHIJKLMNOPQRSTUVWXYZ012345', 1 + {_CHUNK_INDEX}, 1)""",
-    # Salesforce ids: a 15-character id and its 18-character form name one record.
+    # Salesforce ids: a 15-character id and its 18-character form name one record; 15-character
+    # ids get their checksum suffix, 18-character ids are kept as the API writes them.
     """CREATE OR REPLACE TEMP MACRO sf_id18(x) AS
-       CASE WHEN regexp_full_match(x, '[A-Za-z0-9]{15}([A-Za-z0-9]{3})?')
-            THEN substr(x, 1, 15) || sf_chunk(substr(x, 1, 5)) || sf_chunk(substr(x, 6, 5))
+       CASE WHEN length(x) = 15 AND regexp_full_match(x, '[A-Za-z0-9]{15}')
+            THEN x || sf_chunk(substr(x, 1, 5)) || sf_chunk(substr(x, 6, 5))
                  || sf_chunk(substr(x, 11, 5))
             ELSE x END""",
     # Emails match after trimming and lower-casing.

@@ -8,6 +8,7 @@ sorted by time, with `marketoGUID` increasing across parts.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import polars as pl
@@ -24,6 +25,8 @@ WINDOW_DAYS = 90
 # activityTypeId -> share of background activities
 TYPE_SHARES = [(6, 0.33), (7, 0.30), (10, 0.14), (11, 0.05), (1, 0.155), (2, 0.025)]
 N_EMAILS = 48
+N_REF = len(vocab.REFERRERS)
+N_FORMS = len(vocab.FORMS)
 
 
 def _json_str(key: str, value: pl.Expr) -> list[pl.Expr]:
@@ -79,7 +82,7 @@ def background_chunk(rng: Rng, n: int, lead_ids: pl.Series, t0: int, span_s: int
         t=(pl.col("r2") % span_s).cast(pl.Int64) + t0,
         u_type=(pl.col("r2") // (1 << 32)).cast(pl.Float64) * inv32,
         email_k=(r3 % N_EMAILS).cast(pl.Int64),
-        ref_k=((r3 // N_EMAILS) % len(vocab.REFERRERS)).cast(pl.Int64),
+        ref_k=((r3 // N_EMAILS) % N_REF).cast(pl.Int64),
         form_k=((r3 // (N_EMAILS * 7)) % len(vocab.FORMS)).cast(pl.Int64),
         unknown=((r3 // (N_EMAILS * 7 * 8)) % 10_000) < 200,
         unknown_id=((r3 // (N_EMAILS * 7 * 8 * 10_000)) % 10_000_000).cast(pl.Int64)
@@ -274,42 +277,49 @@ def write_activities(
         j = min(parts - 1, max(0, (t - start) // span))
         by_part.setdefault(j, []).append({**row, "_t": t})
     guid = GUID_BASE
-    written = 0
     n_bad_total = writer.bad_count(n_background)
-    for j in range(parts):
-        n = n_background // parts + (1 if j < n_background % parts else 0)
-        t0 = start + j * span
-        chunk = background_chunk(
-            Rng(seed, "activities", instance, j), n, lead_ids, t0, min(span, now - t0)
-        )
-        chunk = chunk.with_columns(_bg=pl.lit(True))
-        extra = by_part.get(j, [])
-        if extra:
-            planted_df = pl.DataFrame(
-                [{c: r.get(c) for c in [*ACTIVITIES.names, "_t"]} for r in extra],
-                schema={**ACTIVITIES.polars_schema, "_t": pl.Int64},
-            ).with_columns(_bg=pl.lit(False))
-            chunk = pl.concat([chunk, planted_df], how="diagonal")
-        chunk = chunk.sort("_t", maintain_order=True)
-        chunk = chunk.with_columns(
-            marketoGUID=pl.int_range(guid, guid + chunk.height, dtype=pl.Int64),
-            activityDate=pl.when(pl.col("activityDate").is_null())
-            .then(pl.from_epoch("_t", time_unit="s").dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
-            .otherwise(pl.col("activityDate")),
-        )
-        guid += chunk.height
-        n_bad = n_bad_total // parts + (1 if j < n_bad_total % parts else 0)
-        written += writer.write(
-            instance,
-            ACTIVITIES,
-            chunk,
-            background=chunk["_bg"],
-            fresh_keys=fresh_keys(j),
-            part=j,
-            n_bad=n_bad,
-        )
-        progress.log(f"{instance}/activities part {j + 1}/{parts}: {chunk.height:,} rows")
+    written = 0
+    # one part is written (Polars releases the GIL) while the next one is generated
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = None
+        for j in range(parts):
+            n = n_background // parts + (1 if j < n_background % parts else 0)
+            t0 = start + j * span
+            chunk = background_chunk(
+                Rng(seed, "activities", instance, j), n, lead_ids, t0, min(span, now - t0)
+            ).with_columns(_bg=pl.lit(True))
+            extra = by_part.get(j, [])
+            if extra:
+                planted_df = pl.DataFrame(
+                    [{c: r.get(c) for c in [*ACTIVITIES.names, "_t"]} for r in extra],
+                    schema={**ACTIVITIES.polars_schema, "_t": pl.Int64},
+                ).with_columns(_bg=pl.lit(False))
+                chunk = pl.concat([chunk, planted_df], how="diagonal")
+            chunk = chunk.sort("_t", maintain_order=True).with_columns(
+                marketoGUID=pl.int_range(guid, guid + chunk.height, dtype=pl.Int64),
+                activityDate=pl.when(pl.col("activityDate").is_null())
+                .then(pl.from_epoch("_t", time_unit="s").dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
+                .otherwise(pl.col("activityDate")),
+            )
+            guid += chunk.height
+            n_bad = n_bad_total // parts + (1 if j < n_bad_total % parts else 0)
+            if pending is not None:
+                written += pending.result()
+            pending = pool.submit(
+                _write_part, writer, instance, chunk, fresh_keys(j), j, n_bad, parts, progress
+            )
+            del chunk
+        if pending is not None:
+            written += pending.result()
     return written
+
+
+def _write_part(writer, instance, chunk, keys, j, n_bad, parts, progress) -> int:
+    n = writer.write(
+        instance, ACTIVITIES, chunk, background=chunk["_bg"], fresh_keys=keys, part=j, n_bad=n_bad
+    )
+    progress.log(f"{instance}/activities part {j + 1}/{parts}: {n:,} rows")
+    return n
 
 
 def window_start(as_of: datetime) -> datetime:

@@ -68,10 +68,6 @@ def ts_before(rng: Rng, n: int, as_of: datetime, lo_days: float, hi_days: float)
     return seconds_to_ts(_epoch(as_of) - back.cast(pl.Int64))
 
 
-def days_to_date(days: pl.Series) -> pl.Series:
-    return pl.select(pl.from_epoch(days.cast(pl.Int64), time_unit="d")).to_series()
-
-
 def variant_email(email: pl.Expr, kind: pl.Expr) -> pl.Expr:
     """The address as another system spells it: other case and/or surrounding blanks."""
     return (
@@ -627,7 +623,7 @@ def _acr(seed, crm, contacts, accounts, planter) -> pl.DataFrame:
             frame_of("AccountContactRelation", df, bg=True),
             planted_frame(planter, crm, "AccountContactRelation"),
         ]
-    ).sort("Id", maintain_order=True)
+    )
 
 
 def _ocr(seed, crm, opps, contacts) -> pl.DataFrame:
@@ -667,7 +663,7 @@ def _ocr(seed, crm, opps, contacts) -> pl.DataFrame:
             "OpportunityContactRole", POD[crm], pl.int_range(df.height, eager=True), SALT[crm]
         ),
     )
-    return frame_of("OpportunityContactRole", df).sort("Id", maintain_order=True)
+    return frame_of("OpportunityContactRole", df)
 
 
 def _campaigns(seed, crm, scale, as_of) -> pl.DataFrame:
@@ -715,7 +711,7 @@ def _campaign_members(seed, crm, campaigns, contacts) -> pl.DataFrame:
     df = df.with_columns(
         Id=sf_ids("CampaignMember", POD[crm], pl.int_range(n, eager=True), SALT[crm])
     )
-    return frame_of("CampaignMember", df, bg=True).sort("Id", maintain_order=True)
+    return frame_of("CampaignMember", df, bg=True)
 
 
 def _marketo_companies(seed, instance, accounts) -> pl.DataFrame:

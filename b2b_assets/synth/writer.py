@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -267,23 +268,22 @@ class Writer:
         return bad, used, extra_lines
 
 
+_MARKER = re.compile(r"__synth_extra_column_row_\d+__")
+
+
 def _replace_marker_lines(text: str, lines: dict[str, str], terminator: str) -> str:
-    """Swap each marker row for its malformed line (one extra field)."""
+    """Swap each marker row for its malformed line (one extra field), in one pass."""
     if not lines:
         return text
-    found = []
-    for marker, line in lines.items():
-        at = text.find(marker)
-        if at < 0:
-            raise RuntimeError(f"marker {marker} not written")
-        begin = text.rfind("\n", 0, at) + 1
-        end = text.find(terminator, at)
-        found.append((begin, end, line))
-    found.sort()
-    pieces, cursor = [], 0
-    for begin, end, line in found:
+    pieces, cursor, seen = [], 0, 0
+    for match in _MARKER.finditer(text):
+        begin = text.rfind("\n", 0, match.start()) + 1
+        end = text.find(terminator, match.end())
         pieces.append(text[cursor:begin])
-        pieces.append(line)
+        pieces.append(lines[match.group(0)])
         cursor = end
+        seen += 1
+    if seen != len(lines):
+        raise RuntimeError(f"{len(lines) - seen} malformed rows not written")
     pieces.append(text[cursor:])
     return "".join(pieces)
