@@ -3,7 +3,7 @@
 
     python benchmarks/pandas_audience.py ENV_DIR [--as-of 2026-11-15T00:00:00Z] [--timing]
 
-Reads the raw extracts of ENV_DIR (sources.yaml, fx_rates.csv, landing/) with read_csv / read_parquet,
+Written for pandas 3 (the default `str` dtype). Reads the raw extracts of ENV_DIR (sources.yaml, fx_rates.csv, landing/) with read_csv / read_parquet,
 then merges and groupbys. Prints the sorted normalized emails, one per line; --timing to stderr.
 """
 
@@ -13,12 +13,15 @@ import argparse
 import json
 import sys
 import time
+import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 
 NULLS = ["", "null", "NULL"]
+warnings.simplefilter("ignore", pd.errors.ParserWarning)  # lines with an extra field
 CHECKSUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 
 
@@ -29,12 +32,24 @@ def norm(name: str) -> str:
 
 def read_one(path: Path) -> pd.DataFrame:
     if path.suffix == ".parquet":
-        df = pd.read_parquet(path)
+        df = pd.read_parquet(path, dtype_backend="numpy_nullable")  # ints with nulls stay ints
         df = df.astype(object).where(df.notna(), None)
         for c in df.columns:  # everything as text, like the CSVs
-            df[c] = df[c].map(lambda v: None if v is None else (str(v).lower() if isinstance(v, bool) else str(v)))
+            df[c] = df[c].map(
+                lambda v: None if v is None else (str(v).lower() if isinstance(v, bool) else str(v))
+            )
     else:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=NULLS, encoding="utf-8-sig")
+        # index_col=False: a first data line with an extra field must not turn column 1 into the
+        # index (the extra field is dropped); other malformed lines are skipped
+        df = pd.read_csv(
+            path,
+            dtype=str,
+            keep_default_na=False,
+            na_values=NULLS,
+            encoding="utf-8-sig",
+            index_col=False,
+            on_bad_lines="skip",
+        )
     out = pd.DataFrame(index=df.index)
     for c in df.columns:  # IsWon, iswon, is_won are one column
         n = norm(c)
@@ -58,7 +73,9 @@ def read_object(folder: Path, obj: str, columns: list[str], required: bool = Fal
     return df[columns]
 
 
-def load(env: Path, stype: str, obj: str, columns: list[str], sources, required=False) -> pd.DataFrame:
+def load(
+    env: Path, stype: str, obj: str, columns: list[str], sources, required=False
+) -> pd.DataFrame:
     frames = []
     for s in sources:
         if s["type"] != stype:
@@ -74,9 +91,8 @@ def load(env: Path, stype: str, obj: str, columns: list[str], sources, required=
 
 # ------------------------------------------------------------------------------ value rules
 def clean(s: pd.Series) -> pd.Series:
-    s = s.astype(object).where(s.notna(), None)
-    s = s.map(lambda v: v.strip() if isinstance(v, str) else v)
-    return s.replace("", None)
+    s = s.astype(object).where(s.notna(), None).astype("str")
+    return s.str.strip().replace("", None)
 
 
 def flag(s: pd.Series) -> pd.Series:
@@ -96,7 +112,7 @@ def sf18(x):
         return x
     suffix = ""
     for start in (0, 5, 10):
-        bits = sum(1 << i for i, ch in enumerate(x[start:start + 5]) if "A" <= ch <= "Z")
+        bits = sum(1 << i for i, ch in enumerate(x[start : start + 5]) if "A" <= ch <= "Z")
         suffix += CHECKSUM[bits]
     return x + suffix
 
@@ -132,28 +148,88 @@ def audience(env: Path, as_of: pd.Timestamp) -> list[str]:
     sources = yaml.safe_load((env / "sources.yaml").read_text())["sources"]
     salesforce = {s["name"] for s in sources if s["type"] == "salesforce"}
 
-    accounts = load(env, "salesforce", "Account", ["id", "isdeleted", "lastmodifieddate"], sources, True)
-    contacts = load(env, "salesforce", "Contact",
-                    ["id", "accountid", "email", "isdeleted", "lastmodifieddate"], sources, True)
-    opps = load(env, "salesforce", "Opportunity",
-                ["id", "accountid", "amount", "isclosed", "iswon", "currencyisocode", "isdeleted",
-                 "lastmodifieddate"], sources)
-    acr = load(env, "salesforce", "AccountContactRelation",
-               ["id", "accountid", "contactid", "isactive", "lastmodifieddate"], sources)
-    leads = load(env, "marketo", "leads",
-                 ["id", "email", "externalcompanyid", "sfdcaccountid", "updatedat"], sources, True)
-    acts = load(env, "marketo", "activities",
-                ["leadid", "activitydate", "activitytypeid", "primaryattributevalue", "attributes"],
-                sources)
+    accounts = load(
+        env, "salesforce", "Account", ["id", "isdeleted", "lastmodifieddate"], sources, True
+    )
+    contacts = load(
+        env,
+        "salesforce",
+        "Contact",
+        ["id", "accountid", "email", "isdeleted", "lastmodifieddate"],
+        sources,
+        True,
+    )
+    opps = load(
+        env,
+        "salesforce",
+        "Opportunity",
+        [
+            "id",
+            "accountid",
+            "amount",
+            "isclosed",
+            "iswon",
+            "currencyisocode",
+            "isdeleted",
+            "lastmodifieddate",
+        ],
+        sources,
+    )
+    acr = load(
+        env,
+        "salesforce",
+        "AccountContactRelation",
+        ["id", "accountid", "contactid", "isactive", "lastmodifieddate"],
+        sources,
+    )
+    leads = load(
+        env,
+        "marketo",
+        "leads",
+        ["id", "email", "externalcompanyid", "sfdcaccountid", "updatedat"],
+        sources,
+        True,
+    )
+    acts = load(
+        env,
+        "marketo",
+        "activities",
+        ["leadid", "activitydate", "activitytypeid", "primaryattributevalue", "attributes"],
+        sources,
+    )
     companies = load(env, "marketo", "companies", ["id", "externalcompanyid", "updatedat"], sources)
-    mk_opps = load(env, "marketo", "opportunities",
-                   ["marketoguid", "externalopportunityid", "externalcompanyid", "amount", "isclosed",
-                    "iswon", "updatedat"], sources)
-    xref = load(env, "mdm", "account_xref",
-                ["goldenid", "sourceinstance", "sourcerecordid", "isactive", "updatedat"], sources, True)
+    mk_opps = load(
+        env,
+        "marketo",
+        "opportunities",
+        [
+            "marketoguid",
+            "externalopportunityid",
+            "externalcompanyid",
+            "amount",
+            "isclosed",
+            "iswon",
+            "updatedat",
+        ],
+        sources,
+    )
+    xref = load(
+        env,
+        "mdm",
+        "account_xref",
+        ["goldenid", "sourceinstance", "sourcerecordid", "isactive", "updatedat"],
+        sources,
+        True,
+    )
     fx_path = env / "fx_rates.csv"
     fx = read_one(fx_path) if fx_path.is_file() else pd.DataFrame({"currency": [], "ratetousd": []})
-    rates = dict(zip(clean(fx["currency"]).str.upper(), pd.to_numeric(fx["ratetousd"], errors="coerce")))
+    rates = dict(
+        zip(
+            clean(fx["currency"]).str.upper(),
+            pd.to_numeric(fx["ratetousd"], errors="coerce"),
+            strict=True,
+        )
+    )
     rates["USD"] = 1.0
 
     # --- account records: CRM accounts and Marketo companies
@@ -181,23 +257,29 @@ def audience(env: Path, as_of: pd.Timestamp) -> list[str]:
     xref["g"] = "G:" + clean(xref["goldenid"])
     xref = xref[xref["k"].isin(set(nodes))]
     sync = companies[companies["crmk"].isin(live)]
-    edges = pd.concat([
-        xref[["k", "g"]].rename(columns={"k": "a", "g": "b"}),
-        sync[["k", "crmk"]].rename(columns={"k": "a", "crmk": "b"}),
-    ], ignore_index=True)
+    edges = pd.concat(
+        [
+            xref[["k", "g"]].rename(columns={"k": "a", "g": "b"}),
+            sync[["k", "crmk"]].rename(columns={"k": "a", "crmk": "b"}),
+        ],
+        ignore_index=True,
+    )
     edges = pd.concat([edges, edges.rename(columns={"a": "b", "b": "a"})], ignore_index=True)
 
-    # connected components: propagate the smallest label until nothing changes
-    labels = pd.concat([nodes, edges["a"]]).drop_duplicates()
-    labels = pd.DataFrame({"k": labels, "l": labels})
+    # connected components: number the keys, propagate the smallest number until nothing changes
+    codes, uniques = pd.factorize(pd.concat([nodes, edges["a"], edges["b"]], ignore_index=True))
+    n_nodes = len(nodes)
+    ea = codes[n_nodes : n_nodes + len(edges)]
+    eb = codes[n_nodes + len(edges) :]
+    label = np.arange(len(uniques))
     while True:
-        m = edges.merge(labels, left_on="a", right_on="k").groupby("b")["l"].min()
-        new = labels["k"].map(m)
-        changed = new.notna() & (new < labels["l"])
-        if not changed.any():
+        best = pd.Series(label[ea]).groupby(eb).min()  # smallest label among each key's neighbours
+        new = label.copy()
+        new[best.index] = np.minimum(best.values, label[best.index])
+        if (new == label).all():
             break
-        labels.loc[changed, "l"] = new[changed]
-    comp = labels[labels["k"].isin(set(nodes))].set_index("k")["l"]
+        label = new
+    comp = pd.Series(label[codes[:n_nodes]], index=nodes.values)
 
     # --- opportunities, each once: the CRM record wins over its Marketo copy
     opps["ok"] = key(sfid(opps["id"]), opps["inst"])
@@ -216,14 +298,21 @@ def audience(env: Path, as_of: pd.Timestamp) -> list[str]:
     ms = mk_opps["crm"].notna()
     mk_opps.loc[ms, "ext"] = mk_opps.loc[ms, "ext"].map(sf18)
     via_crm = key(mk_opps["ext"].where(ms, None), mk_opps["crm"]).map(comp)
-    company_comp = (companies.assign(l=companies["k"].map(comp)).groupby(["inst", "ext"])["l"].min()
-                    .rename("cl").reset_index())
+    company_comp = (
+        companies.assign(l=companies["k"].map(comp))
+        .groupby(["inst", "ext"])["l"]
+        .min()
+        .rename("cl")
+        .reset_index()
+    )
     mk_opps = mk_opps.merge(company_comp, on=["inst", "ext"], how="left")
     mk_opps["l"] = via_crm.values
     mk_opps["l"] = mk_opps["l"].fillna(mk_opps["cl"])
     mk_opps["cur"] = "USD"
 
-    won = pd.concat([opps[opps["won"]], mk_opps[mk_opps["won"]]], ignore_index=True)[["l", "amount", "cur"]]
+    won = pd.concat([opps[opps["won"]], mk_opps[mk_opps["won"]]], ignore_index=True)[
+        ["l", "amount", "cur"]
+    ]
     won["usd"] = pd.to_numeric(won["amount"], errors="coerce") * won["cur"].map(rates)
     revenue = won.dropna(subset=["l"]).groupby("l")["usd"].sum()
     rich = set(revenue[revenue > 1_000_000].index)
@@ -250,24 +339,34 @@ def audience(env: Path, as_of: pd.Timestamp) -> list[str]:
     leads["ext"] = clean(leads["externalcompanyid"])
     leads.loc[ls, "ext"] = leads.loc[ls, "ext"].map(sf18)
     by_company = leads[leads["sak"].isna() & leads["ext"].notna()].merge(
-        companies.loc[companies["ext"].notna(), ["inst", "ext", "k"]].rename(columns={"k": "ak"}), on=["inst", "ext"])
+        companies.loc[companies["ext"].notna(), ["inst", "ext", "k"]].rename(columns={"k": "ak"}),
+        on=["inst", "ext"],
+    )
 
-    person_account = pd.concat([
-        contacts[["email", "ak"]],
-        acr[["email", "ak"]],
-        leads[["email", "sak"]].rename(columns={"sak": "ak"}),
-        by_company[["email", "ak"]],
-    ], ignore_index=True).dropna()
+    person_account = pd.concat(
+        [
+            contacts[["email", "ak"]],
+            acr[["email", "ak"]],
+            leads[["email", "sak"]].rename(columns={"sak": "ak"}),
+            by_company[["email", "ak"]],
+        ],
+        ignore_index=True,
+    ).dropna()
     person_account["l"] = person_account["ak"].map(comp)
     at_rich = set(person_account.loc[person_account["l"].isin(rich), "email"])
 
     # --- events: visits to the new product page in (as_of - 30 days, as_of]
-    acts = acts[pd.to_numeric(acts["activitytypeid"], errors="coerce") == 1].copy()
+    acts = acts[acts["activitytypeid"] == "1"].copy()
     acts["when"] = stamp(acts["activitydate"])
     acts = acts[(acts["when"] > as_of - pd.Timedelta(days=30)) & (acts["when"] <= as_of)].copy()
-    urls = [url_of(a, p) for a, p in zip(acts["attributes"], acts["primaryattributevalue"])]
-    acts = acts[pd.Series(urls, index=acts.index, dtype=object).str.lower()
-                .str.contains("/products/new-software", regex=False)]
+    urls = [
+        url_of(a, p) for a, p in zip(acts["attributes"], acts["primaryattributevalue"], strict=True)
+    ]
+    acts = acts[
+        pd.Series(urls, index=acts.index, dtype=object)
+        .str.lower()
+        .str.contains("/products/new-software", regex=False)
+    ]
     acts = acts.assign(k=key(clean(acts["leadid"]), acts["inst"]))
     visitors = set(acts.merge(leads[["k", "email"]], on="k")["email"].dropna())
 
