@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -52,12 +53,15 @@ def publish_table(
     table = table_name(key)
     with warehouse.connect() as con:
         install_macros(con)
+        started = time.perf_counter()
         if prepare is not None:
             prepare(con)
         con.execute("BEGIN TRANSACTION")
         try:
             extra = dict(build(con) or {})
+            built = time.perf_counter()
             check = validate_table(con, key, table, schema)
+            validated = time.perf_counter()
             rows = scalar(con, f"SELECT count(*) FROM {table}")
             preview = markdown_preview(con, table)
             if check.passed:
@@ -70,8 +74,14 @@ def publish_table(
         except BaseException:
             con.execute("ROLLBACK")
             raise
+    context.log.info(
+        f"{key.to_user_string()}: built in {built - started:.2f}s, "
+        f"validated in {validated - built:.2f}s"
+    )
     metadata: dict[str, Any] = {
         "dagster/row_count": rows,
+        "build_seconds": round(built - started, 3),
+        "validation_seconds": round(validated - built, 3),
         "table": table,
         "published": check.passed,
         "preview": MetadataValue.md(preview),

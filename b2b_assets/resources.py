@@ -35,6 +35,8 @@ class DuckDBWarehouse(ConfigurableResource):
             "memory_limit": self.memory_limit,
             "threads": self.threads,
             "temp_directory": temp_dir,
+            # Tables are sets: not keeping insertion order lets large writes stream and spill.
+            "preserve_insertion_order": False,
         }
         con = self._connect_waiting(config)
         try:

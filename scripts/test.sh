@@ -5,7 +5,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ./scripts/setup.sh
 .venv/bin/ruff check b2b_assets b2b_assets_tests
 status=0
-.venv/bin/python -m pytest "$@" || status=$?
+.venv/bin/python -m pytest -q "$@" || status=$?
 if [ "$status" -eq 5 ]; then
   echo "pytest collected no tests"
   exit 0

@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"error: no warehouse at {settings.warehouse}", file=sys.stderr)
                 return 1
             with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+                con.execute("SET TimeZone = 'UTC'")
                 install_macros(con)
                 members = frame(con, compiled.sql, compiled.params)
             print(f"-- {members.height} member(s)")

@@ -149,7 +149,7 @@ class _State:
         return self.related(node, alias, evidence, stack)
 
     def compare(self, node: Compare, scope: str, alias: str) -> str:
-        column = f"{alias}.{SCOPES[scope].fields[node.field].column}"
+        column = SCOPES[scope].fields[node.field].sql(alias)
         op, value = node.op, node.value
         if op == "is_null":
             return f"({column} IS NULL)"
@@ -198,6 +198,9 @@ class _State:
             filters.append(self.node(node.where, relation.target, target, False, stack))
         if node.window is not None:
             filters.append(self.window(node.window, relation, target))
+        elif relation.until_as_of:
+            time = SCOPES[relation.target].fields[relation.time_field].sql(target)
+            filters.append(f"{time} <= {self.param(self.as_of)}")
         where = " AND ".join(filters)
         measure = node.measure
         if evidence:
@@ -218,16 +221,17 @@ class _State:
     def aggregate_expr(self, measure: Measure, relation: Relation, target: str) -> str:
         if measure.aggregate == "count":
             return "count(*)"
-        column = f"{target}.{SCOPES[relation.target].fields[measure.field].column}"
+        column = SCOPES[relation.target].fields[measure.field].sql(target)
         if measure.aggregate == "sum":
             return f"coalesce(sum({column}), 0)"
         return f"{measure.aggregate}({column})"
 
     def window(self, window: Window, relation: Relation, target: str) -> str:
         spec = SCOPES[relation.target].fields[window.field or relation.time_field]
-        column = f"{target}.{spec.column}"
+        column = spec.sql(target)
         if spec.type == "date":
-            column = f"CAST({column} AS TIMESTAMPTZ)"
+            # A date counts from its midnight UTC, whatever the session's time zone.
+            column = f"(CAST({column} AS TIMESTAMP) AT TIME ZONE 'UTC')"
         start, end, inclusive = window_bounds(window, self.as_of)
         rolling = window.unit in ("minutes", "hours", "days", "weeks")
         lower = ">" if rolling else ">="

@@ -177,8 +177,11 @@ class _Parser:
         if key in definition.fields:
             return self.field_test(key, definition.fields[key], value, scope, path)
         options = [*definition.fields, *definition.relations, "all", "any", "not", "in_segment"]
+        article = "an" if scope[0] in "aeiou" else "a"
         raise self.fail(
-            path, f"unknown field or relation {key!r} for a {scope}" + _did_you_mean(key, options)
+            path,
+            f"unknown field or relation {key!r} for {article} {scope}"
+            + _did_you_mean(key, options),
         )
 
     def field_test(self, name: str, spec: Field, value: Any, scope: str, path: str) -> Node:
@@ -190,7 +193,8 @@ class _Parser:
             op = OPERATOR_ALIASES.get(str(op), str(op))
             if op not in OPERATORS:
                 raise self.fail(
-                    f"{path}.{op}", f"unknown operator {op!r}" + _did_you_mean(op, OPERATORS)
+                    f"{path}.{op}",
+                    f"unknown operator {op!r}" + _did_you_mean(op, (*OPERATORS, *OPERATOR_ALIASES)),
                 )
             checked = self.operand(name, spec, op, operand, scope, f"{path}.{op}")
             parts.append(Compare(name, op, checked, f"{path}.{op}"))
@@ -249,7 +253,8 @@ class _Parser:
 
     def moment(self, name: str, kind: str, value: Any, path: str) -> date | datetime:
         if isinstance(value, datetime):
-            return value if value.tzinfo else value.replace(tzinfo=UTC)
+            moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+            return moment.astimezone(UTC).date() if kind == "date" else moment
         if isinstance(value, date):
             return (
                 value
@@ -264,7 +269,7 @@ class _Parser:
         except ValueError as exc:
             raise self.fail(path, f"{name} is a {kind}: use ISO-8601, got {_show(value)}") from exc
         parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-        return parsed.date() if kind == "date" else parsed
+        return parsed.astimezone(UTC).date() if kind == "date" else parsed
 
     def related(self, name: str, relation_name: str, value: Any, path: str) -> Related:
         relation = RELATIONS[relation_name]
@@ -355,11 +360,12 @@ class _Parser:
                 raise self.fail(f"{path}.field", "count takes no field")
         else:
             fields = SCOPES[target].fields
-            numeric = [n for n, f in fields.items() if f.type in ORDERED_TYPES]
+            allowed = ("number",) if aggregate in ("sum", "avg") else ORDERED_TYPES
+            numeric = [n for n, f in fields.items() if f.type in allowed]
             if field_name not in numeric:
                 raise self.fail(
                     f"{path}.field",
-                    f"{aggregate} needs a number or time field"
+                    f"{aggregate} needs a {'number' if len(allowed) == 1 else 'number or time'} field"
                     + _did_you_mean(str(field_name), numeric),
                 )
         if len(value) != 1:
@@ -370,7 +376,7 @@ class _Parser:
             raise self.fail(
                 f"{path}.{op}",
                 f"unknown comparison {op!r}"
-                + _did_you_mean(op, ("eq", "ne", "gt", "gte", "lt", "lte")),
+                + _did_you_mean(op, ("eq", "ne", "gt", "gte", "lt", "lte", *OPERATOR_ALIASES)),
             )
         if aggregate == "count" or SCOPES[target].fields[field_name].type == "number":
             if isinstance(operand, bool) or not isinstance(operand, int | float):

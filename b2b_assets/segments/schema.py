@@ -13,11 +13,15 @@ FieldType = Literal["text", "number", "bool", "timestamp", "date"]
 
 @dataclass(frozen=True)
 class Field:
-    """A field of a scope: its SQL column (on the scope's alias) and type."""
+    """A field of a scope: its SQL column on the scope's alias, or an expression with `{a}` for
+    the alias; and its type."""
 
     column: str
     type: FieldType
     description: str = ""
+
+    def sql(self, alias: str) -> str:
+        return self.column.format(a=alias) if "{a}" in self.column else f"{alias}.{self.column}"
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,7 @@ class Relation:
     description: str
     time_field: str | None = None
     evidence: tuple[str, ...] = ()
+    until_as_of: bool = False  # rows after B2B_AS_OF are never seen (events)
     order_by: str = ""
 
 
@@ -59,7 +64,7 @@ PERSON_FIELDS = {
     "title": _f("title", "text", "job title"),
     "event_count": _f("event_count", "number", "events up to B2B_AS_OF"),
     "last_activity_at": _f("last_activity_at", "timestamp", "latest event up to B2B_AS_OF"),
-    "account_count": _f("len(account_ids)", "number", "number of accounts of the person"),
+    "account_count": _f("len({a}.account_ids)", "number", "number of accounts of the person"),
 }
 ACCOUNT_FIELDS = {
     "account_id": _f("account_id", "text", "the unified account id"),
@@ -116,6 +121,7 @@ CAMPAIGN_FIELDS = {
     "campaign_status": _f("campaign_status", "text", "the campaign's own status"),
     "status": _f("member_status", "text", "the member's status, e.g. Attended"),
     "responded": _f("has_responded", "bool", "responded / reached success"),
+    "start_date": _f("start_date", "date", "the campaign's start date (Marketo programs: none)"),
     "source_instance": _f("source_instance", "text"),
 }
 LIST_FIELDS = {
@@ -203,6 +209,7 @@ RELATIONS: dict[str, Relation] = {
         "{r}.person_id = {o}.person_id",
         "the person's events (Marketo activities)",
         time_field="occurred_at",
+        until_as_of=True,
         evidence=("occurred_at", "event_type", "url", "source_instance"),
         order_by="{t}.occurred_at DESC, {t}.event_key",
     ),
@@ -246,6 +253,7 @@ RELATIONS: dict[str, Relation] = {
         "{r2}.account_id = {o}.account_id",
         "events of the account's people",
         time_field="occurred_at",
+        until_as_of=True,
         evidence=("occurred_at", "event_type", "url", "person_key"),
         order_by="{t}.occurred_at DESC, {t}.event_key",
     ),
