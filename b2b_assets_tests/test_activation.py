@@ -119,3 +119,55 @@ def test_deltas_converge_over_runs(tmp_path, fakes, monkeypatch, caplog):
     )
     for secret in (CLIENT_ID, CLIENT_SECRET, TOKEN):
         assert secret not in metadata
+
+
+def _append_marketo_2_visit(data_dir: Path, guid: str, lead: int, when: str) -> None:
+    attributes = json.dumps({"Webpage URL": "/products/new-software"}).replace('"', '""')
+    line = f'{guid},{lead},{when},1,,,www.bodea.com/products/new-software,"{attributes}"\r\n'
+    with (data_dir / "landing" / "marketo_2" / "activities.csv").open("a") as handle:
+        handle.write(line)
+
+
+def test_failed_delivery_resumes_and_missing_leads_are_created(tmp_path, fakes, monkeypatch):
+    marketo, linkedin = fakes
+    monkeypatch.setenv("MARKETO_1_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("MARKETO_1_CLIENT_SECRET", CLIENT_SECRET)
+    monkeypatch.setenv("LINKEDIN_ACCESS_TOKEN", TOKEN)
+    data_dir = copy_demo(tmp_path / "data")
+    _point_destinations(data_dir, marketo, linkedin)
+    path = data_dir / "destinations.yaml"
+    config = yaml.safe_load(path.read_text())
+    for destination in config["destinations"]:
+        destination.update(retry_attempts=2, backoff_seconds=0)
+        if destination["type"] == "marketo_static_list":
+            destination["create_missing_leads"] = True
+    path.write_text(yaml.safe_dump(config))
+    # p3 (only a Marketo 2 lead) visits the page: no lead in Marketo 1 until one is created.
+    _append_marketo_2_visit(data_dir, "900002", 51008, "2026-11-12T09:00:00Z")
+    warehouse = tmp_path / "warehouse.duckdb"
+
+    # Run 1: LinkedIn answers 500 more often than the retries allow: its activation fails and
+    # records nothing; Marketo succeeds, creating p3's lead in Marketo 1.
+    linkedin.inject(500, times=5)
+    run = materialize_env(data_dir, warehouse, "2026-11-15", raise_on_error=False)
+    assert "activation__new_product_upsell__linkedin_new_product" in run.failed_steps()
+    assert linkedin.members(SEGMENT_ID) == set()
+    assert run.scalar(
+        "SELECT count(*) FROM ops.activation_state WHERE destination = 'linkedin_new_product'"
+    ) == 0
+    created = {lead for lead, email in marketo.leads.items() if email == "p3@townsend.com"}
+    assert len(created) == 1
+    assert marketo.members(LIST_ID) == {P2_LEAD, *created}
+
+    # Run 2: LinkedIn is back; the run resumes and converges, nothing is added twice.
+    linkedin.clear_injections()
+    run = materialize_env(data_dir, warehouse, "2026-11-15")
+    assert linkedin.members(SEGMENT_ID) == {sha("p2@townsend.com"), sha("p3@townsend.com")}
+    assert marketo.members(LIST_ID) == {P2_LEAD, *created}
+    marketo_adds = [
+        item["id"]
+        for request in marketo.rest_requests()
+        if request.method == "POST" and request.path.endswith(f"/lists/{LIST_ID}/leads.json")
+        for item in request.body["input"]
+    ]
+    assert sorted(marketo_adds) == sorted({P2_LEAD, *created})

@@ -11,9 +11,14 @@ from b2b_assets.activation.config import (
     MarketoStaticList,
     secret,
 )
-from b2b_assets.activation.delivery import deliver, plan_changes
+from b2b_assets.activation.delivery import (
+    DeliveryReport,
+    deliver,
+    plan_changes,
+    unmatched_emails_sql,
+)
 from b2b_assets.activation.outbox import OutboxTransport
-from b2b_assets.activation.transport import Transport
+from b2b_assets.activation.transport import Change, Transport
 from b2b_assets.checks.pandera_checks import column_schema, schema_check_spec
 from b2b_assets.checks.schemas import moment, text
 from b2b_assets.publish import publish_table
@@ -45,6 +50,13 @@ def transport_for(
     """The HTTP client of a destination, or the outbox when it has no endpoint."""
     if destination.offline:
         return OutboxTransport(outbox, destination, segment, as_of, delivered)
+    from b2b_assets.activation.http import RetrySettings
+
+    retry = RetrySettings(
+        attempts=destination.retry_attempts,
+        backoff_initial=destination.backoff_seconds,
+        backoff_jitter=min(1.0, destination.backoff_seconds),
+    )
     if isinstance(destination, MarketoStaticList):
         from b2b_assets.activation.marketo import MarketoStaticListClient
 
@@ -54,6 +66,8 @@ def transport_for(
             client_id=secret(destination.client_id_env, destination.name, "client_id"),
             client_secret=secret(destination.client_secret_env, destination.name, "client_secret"),
             list_id=destination.list_id,
+            timeout=destination.timeout_seconds,
+            retry=retry,
         )
     from b2b_assets.activation.linkedin import LinkedInAudienceClient
 
@@ -63,7 +77,35 @@ def transport_for(
         segment_id=destination.segment_id,
         kind=destination.kind,
         linkedin_version=destination.linkedin_version,
+        timeout=destination.timeout_seconds,
+        retry=retry,
     )
+
+
+def create_missing_leads(
+    warehouse: DuckDBWarehouse,
+    transport: Transport,
+    destination: MarketoStaticList,
+    segment: str,
+    report: DeliveryReport,
+) -> dict[str, dict]:
+    """Members with consent but no lead in the list's instance: create (or find) their leads
+    through the lead upsert API, for destinations with `create_missing_leads: true`.
+    Returns the leads as member id -> payload; they belong to the desired membership."""
+    upsert = getattr(transport, "upsert_leads", None)
+    if upsert is None:  # the offline outbox cannot create leads
+        return {}
+    with warehouse.connect() as con:
+        rows = con.execute(
+            unmatched_emails_sql(segment), {"instance": destination.instance}
+        ).fetchall()
+    emails = [row[0] for row in rows]
+    if not emails:
+        return {}
+    created = upsert(emails)
+    report.created_leads = len(created)
+    report.unmatched -= len(created)
+    return {str(lead_id): {"id": lead_id} for lead_id in sorted(set(created.values()))}
 
 
 def activation_key(segment: str, destination: str) -> AssetKey:
@@ -112,6 +154,15 @@ def build_activation_asset(
         transport = transport_for(
             destination, segment, settings.outbox, settings.as_of.isoformat(), delivered
         )
+        if isinstance(destination, MarketoStaticList) and destination.create_missing_leads:
+            created = create_missing_leads(warehouse, transport, destination, segment, report)
+            removes = [change for change in removes if change.member_id not in created]
+            adds = adds + [
+                Change("add", member_id, payload)
+                for member_id, payload in created.items()
+                if member_id not in delivered and all(a.member_id != member_id for a in adds)
+            ]
+            report.removes, report.adds = len(removes), len(adds)
         # Removes first: a member who lost consent leaves before anyone new is added.
         deliver(warehouse.connect, transport, destination, segment, removes, report, context.run_id)
         deliver(warehouse.connect, transport, destination, segment, adds, report, context.run_id)

@@ -23,6 +23,9 @@ class _Destination(BaseModel):
 
     name: str
     endpoint: str | None = None
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    retry_attempts: int = Field(default=6, ge=1)
+    backoff_seconds: float = Field(default=1.0, ge=0)
 
     @field_validator("name")
     @classmethod

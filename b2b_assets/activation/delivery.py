@@ -42,6 +42,7 @@ class DeliveryReport:
     adds: int = 0
     removes: int = 0
     unchanged: int = 0
+    created_leads: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
     reasons: Counter[str] = field(default_factory=Counter)
 
@@ -54,6 +55,7 @@ class DeliveryReport:
             "adds": self.adds,
             "removes": self.removes,
             "unchanged": self.unchanged,
+            "created_leads": self.created_leads,
             "added": self.statuses["added"],
             "removed": self.statuses["removed"],
             "skipped": self.statuses["skipped"],
@@ -114,12 +116,18 @@ def _count_unreachable(con, destination, segment: str, report: DeliveryReport) -
     if isinstance(destination, MarketoStaticList):
         report.unmatched = scalar(
             con,
-            f"""SELECT count(*) FROM {audience} a JOIN profile.person pp USING (person_id)
-                WHERE pp.can_email AND NOT EXISTS (
-                    SELECT 1 FROM identity.person ip JOIN b2b.person b USING (person_key)
-                    WHERE ip.person_id = a.person_id AND b.source_instance = $instance)""",
+            f"SELECT count(*) FROM ({unmatched_emails_sql(segment)})",
             {"instance": destination.instance},
         )
+
+
+def unmatched_emails_sql(segment: str) -> str:
+    """Audience members with consent and an email but no lead in the Marketo instance."""
+    return f"""SELECT pp.email FROM audience."{segment}" a JOIN profile.person pp USING (person_id)
+               WHERE pp.can_email AND pp.email IS NOT NULL AND NOT EXISTS (
+                   SELECT 1 FROM identity.person ip JOIN b2b.person b USING (person_key)
+                   WHERE ip.person_id = a.person_id AND b.source_instance = $instance)
+               ORDER BY pp.email"""
 
 
 def plan_changes(
