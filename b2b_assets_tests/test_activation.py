@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from dagster import AssetKey, AssetSelection
 
 from b2b_assets_tests.conftest import copy_demo, materialize_env
 from b2b_assets_tests.fakes.linkedin import FakeLinkedIn
@@ -19,6 +20,13 @@ from b2b_assets_tests.fakes.marketo import FakeMarketo
 LIST_ID, SEGMENT_ID = 1042, 18842011
 CLIENT_ID, CLIENT_SECRET, TOKEN = "act-client-id", "act-client-secret-5b7c", "act-linkedin-token-9f3d"
 P1_LEAD, P2_LEAD = 48211, 48212
+DELIVERY = AssetSelection.groups("activation")
+AUDIENCES = AssetSelection.groups("audience", "activation")
+
+
+def downstream_of(*raw: str) -> AssetSelection:
+    """A raw asset and everything after it: what the sensors and automation would run."""
+    return AssetSelection.assets(*(AssetKey(["raw", name]) for name in raw)).downstream()
 
 
 def sha(email: str) -> str:
@@ -84,25 +92,29 @@ def test_deltas_converge_over_runs(tmp_path, fakes, monkeypatch, caplog):
 
     # Run 2, nothing changed: nothing is sent.
     requests_before = len(marketo.rest_requests()), len(linkedin.requests)
-    run = materialize_env(data_dir, warehouse, "2026-11-15")
+    run = materialize_env(data_dir, warehouse, "2026-11-15", selection=DELIVERY)
     assert (len(marketo.rest_requests()), len(linkedin.requests)) == requests_before
     assert marketo.members(LIST_ID) == {P2_LEAD}
 
     # Run 3: p1 visits the page too and enters; p2 stays.
     _append_activity(data_dir, "900001", P1_LEAD, "2026-11-10T08:00:00Z", "/products/new-software")
-    run = materialize_env(data_dir, warehouse, "2026-11-15")
+    run = materialize_env(
+        data_dir, warehouse, "2026-11-15", selection=downstream_of("marketo_1__activities")
+    )
     assert marketo.members(LIST_ID) == {P1_LEAD, P2_LEAD}
     assert linkedin.members(SEGMENT_ID) == {sha("p1@townsend.com"), sha("p2@townsend.com")}
 
     # Run 4: p2 unsubscribes in Marketo 2 (least permissive wins): removed from both.
     _unsubscribe(data_dir, "51007")
-    run = materialize_env(data_dir, warehouse, "2026-11-15")
+    run = materialize_env(
+        data_dir, warehouse, "2026-11-15", selection=downstream_of("marketo_2__leads")
+    )
     assert run.scalar("SELECT count(*) FROM audience.new_product_upsell") == 2
     assert marketo.members(LIST_ID) == {P1_LEAD}
     assert linkedin.members(SEGMENT_ID) == {sha("p1@townsend.com")}
 
     # Run 5: time moves on; p1's visit is older than 30 days: removed.
-    run = materialize_env(data_dir, warehouse, "2026-12-11")
+    run = materialize_env(data_dir, warehouse, "2026-12-11", selection=AUDIENCES)
     assert marketo.members(LIST_ID) == set()
     assert linkedin.members(SEGMENT_ID) == set()
     state = run.scalar("SELECT count(*) FROM ops.activation_state")
@@ -161,7 +173,7 @@ def test_failed_delivery_resumes_and_missing_leads_are_created(tmp_path, fakes, 
 
     # Run 2: LinkedIn is back; the run resumes and converges, nothing is added twice.
     linkedin.clear_injections()
-    run = materialize_env(data_dir, warehouse, "2026-11-15")
+    run = materialize_env(data_dir, warehouse, "2026-11-15", selection=DELIVERY)
     assert linkedin.members(SEGMENT_ID) == {sha("p2@townsend.com"), sha("p3@townsend.com")}
     assert marketo.members(LIST_ID) == {P2_LEAD, *created}
     marketo_adds = [
