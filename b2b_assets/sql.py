@@ -17,10 +17,13 @@ def scalar(con: duckdb.DuckDBPyConnection, query: str, params: Any = None) -> An
 def frame(con: duckdb.DuckDBPyConnection, query: str, params: Any = None) -> pl.DataFrame:
     """A query's result as a Polars frame, through Arrow."""
     relation = con.sql(query, params=params) if params else con.sql(query)
-    result = pl.from_arrow(relation.to_arrow_table())
-    # DuckDB names the session zone as it was set ("UTC" or "Etc/UTC"); all times are UTC.
-    return result.with_columns(  # type: ignore[union-attr]
+    return utc_frame(pl.from_arrow(relation.to_arrow_table()))  # type: ignore[arg-type]
+
+
+def utc_frame(result: pl.DataFrame) -> pl.DataFrame:
+    """DuckDB names the session zone as it was set ("UTC" or "Etc/UTC"); all times are UTC."""
+    return result.with_columns(
         pl.col(name).dt.replace_time_zone(None).dt.replace_time_zone("UTC")
-        for name, dtype in result.schema.items()  # type: ignore[union-attr]
+        for name, dtype in result.schema.items()
         if isinstance(dtype, pl.Datetime) and dtype.time_zone not in (None, "UTC")
     )
