@@ -17,7 +17,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -39,7 +39,7 @@ from dagster import (
     sensor,
 )
 
-from b2b_assets.sources.catalog import OBJECTS_BY_TYPE
+from b2b_assets.sources.catalog import FX_RATES, OBJECTS_BY_TYPE
 from b2b_assets.sources.config import SourceInstance, SourcesConfig, landing_dir
 from b2b_assets.sources.reader import EXTENSIONS, raw_table_name
 
@@ -81,12 +81,66 @@ def object_of(relative: str) -> str:
     return (first if "/" in relative else Path(first).stem).lower()
 
 
+def read_cursor(text: str | None) -> tuple[dict[str, list[int]], int]:
+    """(files seen: path -> [size, mtime_ns], runs requested so far) from a sensor cursor."""
+    if not text:
+        return {}, 0
+    data = json.loads(text)
+    return data.get("files", {}), int(data.get("runs", 0))
+
+
+def watch_files(
+    context: SensorEvaluationContext,
+    name: str,
+    current: dict[str, tuple[int, int]],
+    selection: Callable[[set[str]], list[AssetKey]],
+    where: str,
+) -> RunRequest | SkipReason:
+    """One tick: compare the files with the cursor, ask for a run of what changed.
+
+    The cursor keeps each settled file's (size, mtime) and how many runs were requested; the run
+    key is the source, that count and a hash of the changes, so one drop runs once, and a file that
+    returns to an earlier state still gets a run of its own.
+    """
+    previous, runs = read_cursor(context.cursor)
+    now_ns = time.time_ns()
+    settled = {
+        path: state
+        for path, state in current.items()
+        if now_ns - state[1] >= SETTLE_SECONDS * 1e9 or list(state) == previous.get(path)
+    }
+    unsettled = set(current) - set(settled)
+    changed = {p for p, state in settled.items() if previous.get(p) != list(state)}
+    removed = {p for p in previous if p not in current}
+    if not changed and not removed:
+        return SkipReason(
+            f"no new extracts in {where}"
+            + (f" ({len(unsettled)} still being written)" if unsettled else "")
+        )
+    # Unsettled files keep their previous state, so they are looked at again.
+    files = {p: list(state) for p, state in settled.items()}
+    files.update({p: previous[p] for p in unsettled if p in previous})
+    runs += 1
+    context.update_cursor(json.dumps({"files": files, "runs": runs}, sort_keys=True))
+    fingerprint = json.dumps({p: files.get(p) for p in sorted(changed | removed)}, sort_keys=True)
+    digest = hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
+    return RunRequest(
+        run_key=f"{name}:{runs}:{digest}",
+        asset_selection=selection(changed | removed),
+        tags={"b2b/source": name, "b2b/trigger": "landing"},
+    )
+
+
 def landing_sensor(source: SourceInstance, folder: Path) -> SensorDefinition:
     """Launch the source's raw assets for the objects whose files changed since the last tick."""
     specs = OBJECTS_BY_TYPE[source.type]
     keys = {
         spec.name.lower(): AssetKey(["raw", raw_table_name(source.name, spec)]) for spec in specs
     }
+
+    def selection(paths: set[str]) -> list[AssetKey]:
+        touched = sorted({object_of(p) for p in paths})
+        return [keys[name] for name in touched if name in keys]
 
     @sensor(
         name=f"landing_{source.name}",
@@ -96,38 +150,39 @@ def landing_sensor(source: SourceInstance, folder: Path) -> SensorDefinition:
         default_status=DefaultSensorStatus.RUNNING,
     )
     def _landing(context: SensorEvaluationContext):
-        previous: dict[str, list[int]] = json.loads(context.cursor) if context.cursor else {}
-        now_ns = time.time_ns()
         current = scan_landing(folder, [spec.name for spec in specs])
-        settled = {
-            path: state
-            for path, state in current.items()
-            if now_ns - state[1] >= SETTLE_SECONDS * 1e9 or list(state) == previous.get(path)
-        }
-        unsettled = set(current) - set(settled)
-        changed = {p for p, s in settled.items() if previous.get(p) != list(s)}
-        removed = {p for p in previous if p not in current}
-        if not changed and not removed:
-            return SkipReason(
-                f"no new extracts in {folder}"
-                + (f" ({len(unsettled)} still being written)" if unsettled else "")
-            )
-        # Keep unsettled files at their previous state so they are looked at again.
-        cursor = {p: list(s) for p, s in settled.items()}
-        cursor.update({p: previous[p] for p in unsettled if p in previous})
-        context.update_cursor(json.dumps(cursor, sort_keys=True))
-        touched = sorted({object_of(p) for p in changed | removed})
-        fingerprint = json.dumps(
-            {p: cursor.get(p) for p in sorted(changed | removed)}, sort_keys=True
-        )
-        run_key = f"{source.name}:{hashlib.sha256(fingerprint.encode()).hexdigest()[:24]}"
-        return RunRequest(
-            run_key=run_key,
-            asset_selection=[keys[name] for name in touched if name in keys],
-            tags={"b2b/source": source.name, "b2b/trigger": "landing"},
-        )
+        return watch_files(context, source.name, current, selection, str(folder))
 
     return _landing
+
+
+def reference_sensor(data_dir: Path) -> SensorDefinition:
+    """`fx_rates.csv` (reference data beside the landing folders) launches `raw.fx_rates`; the raw
+    opportunities that are checked against it follow through their automation condition."""
+    key = AssetKey(["raw", FX_RATES.table])
+
+    @sensor(
+        name="reference_data",
+        description=f"A new or changed {data_dir / 'fx_rates.csv'} launches raw/fx_rates.",
+        asset_selection=AssetSelection.assets(key),
+        minimum_interval_seconds=5,
+        default_status=DefaultSensorStatus.RUNNING,
+    )
+    def _reference(context: SensorEvaluationContext):
+        current = {
+            rel: state
+            for rel, state in scan_landing(data_dir, [FX_RATES.name]).items()
+            if "/" not in rel
+        }
+        if not current and not read_cursor(context.cursor)[0]:
+            # No rates file: USD only. Load the empty reference once so that nothing waits on it.
+            if context.cursor:
+                return SkipReason("no fx_rates.csv")
+            context.update_cursor(json.dumps({"files": {}, "runs": 1}))
+            return RunRequest(run_key="reference:1:none", asset_selection=[key])
+        return watch_files(context, "reference", current, lambda _: [key], str(data_dir))
+
+    return _reference
 
 
 def freshness_checks(data_dir: Path, config: SourcesConfig) -> list:
@@ -161,6 +216,7 @@ def automation_definitions(data_dir: Path, config: SourcesConfig, checks: list) 
     return {
         "sensors": [
             *(landing_sensor(source, landing_dir(data_dir, source)) for source in config.sources),
+            reference_sensor(data_dir),
             AutomationConditionSensorDefinition(
                 "automation",
                 target=AssetSelection.all(),

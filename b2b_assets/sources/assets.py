@@ -21,7 +21,7 @@ from b2b_assets.sources.catalog import FX_RATES, OBJECTS_BY_TYPE, ObjectSpec
 from b2b_assets.sources.config import SourceInstance, SourcesConfig, landing_dir
 from b2b_assets.sources.reader import ReadContext, publish_object, raw_table_name, stage_object
 from b2b_assets.sql import scalar
-from b2b_assets.tables import POOL
+from b2b_assets.tables import DOWNSTREAM, POOL
 
 FX_RATES_KEY = AssetKey(["raw", "fx_rates"])
 
@@ -69,6 +69,8 @@ def build_raw_asset(
         },
         check_specs=[schema_check_spec(key, schema)],
         pool=POOL,
+        # Objects checked against the rates are read again when the rates change.
+        automation_condition=DOWNSTREAM if deps else None,
         freshness_policy=(
             FreshnessPolicy.time_window(
                 fail_window=timedelta(hours=freshness_hours),
@@ -113,7 +115,11 @@ def build_raw_asset(
 
 def build_raw_assets(data_dir: Path, config: SourcesConfig) -> list[AssetsDefinition]:
     """Every raw asset: the exchange rates and each object of each source in `sources.yaml`."""
-    assets = [build_raw_asset(data_dir, FX_RATES, "", "reference", normalize_sf_ids=False)]
+    assets = [
+        build_raw_asset(
+            data_dir, FX_RATES, "", "reference", normalize_sf_ids=False, freshness_hours=24 * 7
+        )
+    ]
     names = tuple(source.name for source in config.sources)
     for source in config.sources:
         for spec in OBJECTS_BY_TYPE[source.type]:
