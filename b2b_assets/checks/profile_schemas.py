@@ -64,8 +64,8 @@ ACCOUNT = pa.DataFrameSchema(
         "name": text("name (the CRM's where present)"),
         "closed_won_revenue": pa.Column(
             pl.Float64(),
-            pa.Check.ge(0),
-            description="closed-won revenue in USD, all systems, each opportunity once",
+            description="closed-won revenue in USD, all systems, each opportunity once "
+            "(credit notes with negative amounts count as given)",
         ),
         "source_keys": text_list("the source account records unified"),
         "source_instances": text_list("sources the account appears in"),

@@ -47,6 +47,7 @@ def build_raw_asset(
     normalize_sf_ids: bool,
     known_instances: tuple[str, ...] = (),
     freshness_hours: float | None = None,
+    salesforce_instances: tuple[str, ...] = (),
 ) -> AssetsDefinition:
     """The raw asset of one object of one source instance (or of the reference data)."""
     key = raw_key(instance, spec)
@@ -90,6 +91,7 @@ def build_raw_asset(
                 currencies=_known_currencies(con),
                 instances=known_instances,
                 run_id=context.run_id,
+                salesforce_instances=salesforce_instances,
             )
             staged["result"] = stage_object(con, folder, spec, staged["ctx"])
 
@@ -132,6 +134,7 @@ def build_raw_assets(data_dir: Path, config: SourcesConfig) -> list[AssetsDefini
                     normalize_sf_ids=_normalizes_sf_ids(source),
                     known_instances=names,
                     freshness_hours=source.freshness_hours,
+                    salesforce_instances=tuple(s.name for s in config.of_type("salesforce")),
                 )
             )
     return assets

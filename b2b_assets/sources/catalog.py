@@ -310,7 +310,7 @@ MDM: tuple[ObjectSpec, ...] = (
         ),
         key=("source_instance", "source_record_id"),
         updated_at="updated_at",
-        extra_rules=("known_instance",),
+        extra_rules=("known_instance", "sf_record_ids"),
         description="MDM cross-references: one row per source record and its golden id.",
     ),
 )

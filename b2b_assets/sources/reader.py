@@ -74,6 +74,7 @@ class ReadContext:
     currencies: tuple[str, ...] = ("USD",)
     instances: tuple[str, ...] = ()
     run_id: str = ""
+    salesforce_instances: tuple[str, ...] = ()
 
 
 def raw_table_name(instance: str, spec: ObjectSpec) -> str:
@@ -172,7 +173,7 @@ def _typed_expr(column: Column, ref: str) -> str:
     if kind == "double":
         return f"(CASE WHEN isfinite(TRY_CAST({ref} AS DOUBLE)) THEN TRY_CAST({ref} AS DOUBLE) END)"
     if kind == "int":
-        return f"TRY_CAST({ref} AS BIGINT)"
+        return f"b2b_int({ref})"
     return ref
 
 
@@ -246,12 +247,13 @@ def _csv_scan_of(index: int) -> str:
 
 
 def _parquet_header(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
-    return [
-        row[0]
-        for row in con.execute(
+    try:
+        rows = con.execute(
             "DESCRIBE SELECT * FROM read_parquet($path)", {"path": str(path)}
         ).fetchall()
-    ]
+    except duckdb.Error as exc:
+        raise ExtractError(f"{path}: not a readable Parquet file: {exc}") from exc
+    return [row[0] for row in rows]
 
 
 def _select_clean(
@@ -347,6 +349,13 @@ def _load_file(
                 "DELETE FROM _typed WHERE _file_name = $file_name", {"file_name": str(path)}
             )
             _load_with_python(con, statement, full_params, path, header, index)
+    if "sf_record_ids" in spec.extra_rules and ctx.salesforce_instances:
+        # A cross-reference to a Salesforce record: its 15- and 18-character ids are one record.
+        con.execute(
+            """UPDATE _typed SET source_record_id = sf_id18(source_record_id)
+               WHERE _file_name = $file_name AND list_contains($instances, source_instance)""",
+            {"file_name": str(path), "instances": list(ctx.salesforce_instances)},
+        )
     result.files.append(str(path))
 
 

@@ -12,11 +12,17 @@ MACROS = (
     # functions only run on the few values that need them.
     # Null: empty, `null`, `NULL` (and surrounding blanks).
     """CREATE OR REPLACE TEMP MACRO b2b_null(x) AS
-       CASE WHEN length(x) < 7 AND lower(trim(x)) IN ('', 'null') THEN NULL ELSE x END""",
+       CASE WHEN length(x) < 9
+                 AND lower(trim(x, ' ' || chr(9) || chr(10) || chr(13))) IN ('', 'null')
+            THEN NULL ELSE x END""",
     # Surrounding blanks removed (ids).
     """CREATE OR REPLACE TEMP MACRO b2b_trim(x) AS
        CASE WHEN starts_with(x, ' ') OR ends_with(x, ' ') OR contains(x, chr(9))
-            THEN trim(x, ' ' || chr(9)) ELSE x END""",
+                 OR contains(x, chr(13)) OR contains(x, chr(10))
+            THEN nullif(trim(x, ' ' || chr(9) || chr(10) || chr(13)), '') ELSE x END""",
+    # Whole numbers only: "12.7" is not rounded to 13, "1,200" is not 1200.
+    """CREATE OR REPLACE TEMP MACRO b2b_int(x) AS
+       CASE WHEN regexp_full_match(trim(x), '[+-]?[0-9]+') THEN TRY_CAST(trim(x) AS BIGINT) END""",
     # Booleans: true/false, 1/0, and yes/no, y/n, t/f in any case.
     """CREATE OR REPLACE TEMP MACRO b2b_bool(x) AS
        CASE WHEN x IN ('true', 'false') THEN x = 'true'
