@@ -18,7 +18,11 @@ from b2b_assets_tests.fakes.linkedin import FakeLinkedIn
 from b2b_assets_tests.fakes.marketo import FakeMarketo
 
 LIST_ID, SEGMENT_ID = 1042, 18842011
-CLIENT_ID, CLIENT_SECRET, TOKEN = "act-client-id", "act-client-secret-5b7c", "act-linkedin-token-9f3d"
+CLIENT_ID, CLIENT_SECRET, TOKEN = (
+    "act-client-id",
+    "act-client-secret-5b7c",
+    "act-linkedin-token-9f3d",
+)
 P1_LEAD, P2_LEAD = 48211, 48212
 DELIVERY = AssetSelection.groups("activation")
 AUDIENCES = AssetSelection.groups("audience", "activation")
@@ -68,8 +72,12 @@ def _unsubscribe(data_dir: Path, lead_id: str) -> None:
 @pytest.fixture
 def fakes():
     with (
-        FakeMarketo(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, list_ids=[LIST_ID],
-                    known_leads=range(48000, 52000)) as marketo,
+        FakeMarketo(
+            client_id=CLIENT_ID,
+            client_secret=CLIENT_SECRET,
+            list_ids=[LIST_ID],
+            known_leads=range(48000, 52000),
+        ) as marketo,
         FakeLinkedIn(access_token=TOKEN, segment_ids=[SEGMENT_ID]) as linkedin,
     ):
         yield marketo, linkedin
@@ -164,9 +172,12 @@ def test_failed_delivery_resumes_and_missing_leads_are_created(tmp_path, fakes, 
     run = materialize_env(data_dir, warehouse, "2026-11-15", raise_on_error=False)
     assert "activation__new_product_upsell__linkedin_new_product" in run.failed_steps()
     assert linkedin.members(SEGMENT_ID) == set()
-    assert run.scalar(
-        "SELECT count(*) FROM ops.activation_state WHERE destination = 'linkedin_new_product'"
-    ) == 0
+    assert (
+        run.scalar(
+            "SELECT count(*) FROM ops.activation_state WHERE destination = 'linkedin_new_product'"
+        )
+        == 0
+    )
     created = {lead for lead, email in marketo.leads.items() if email == "p3@townsend.com"}
     assert len(created) == 1
     assert marketo.members(LIST_ID) == {P2_LEAD, *created}

@@ -307,6 +307,58 @@ CASES: list[Case] = [
         Fails(("Name",), file="Account.parquet"),
     ),
     Case(
+        "contact_utf16_export",
+        "salesforce",
+        "Contact",
+        "corpus:contact_utf16.csv",
+        Fails(("header", "UTF-8")),
+    ),
+    Case(
+        "account_excel_sep_line_before_header",
+        "salesforce",
+        "Account",
+        f"sep=,\nId,Name\n{A1},Townsend\n",
+        Fails(("missing required column", "Id", "Name")),
+    ),
+    Case(
+        "account_spark_style_part_folder",
+        "salesforce",
+        "Account",
+        parts(
+            {
+                "Account/_SUCCESS": "",
+                "Account/.part-00000.csv.crc": "crc",
+                "Account/_temporary.csv": "not,an,extract\n",
+                "Account/part-00000.csv": text(["Id", "Name"], [A1, "Townsend"]),
+                "Account/part-00001.csv": text(["Id", "Name"], [A2, "Globex"]),
+            }
+        ),
+        Loads(
+            2,
+            2,
+            values={
+                ("part-00000.csv", 1): {"name": "Townsend"},
+                ("part-00001.csv", 1): {"id": sf18(A2)},
+            },
+        ),
+    ),
+    Case(
+        "account_parquet_decimal_in_integer_column",
+        "salesforce",
+        "Account",
+        parquet(
+            {"Id": [A1, A2], "Name": ["Decimal staff", "Whole"], "NumberOfEmployees": [12.7, 40.0]},
+            "Account.parquet",
+        ),
+        Loads(
+            2,
+            1,
+            quarantined={1: "NumberOfEmployees: not an integer"},
+            values={2: {"number_of_employees": 40}},
+        ),
+        file="Account.parquet",
+    ),
+    Case(
         "account_semicolon_separated",
         "salesforce",
         "Account",
@@ -646,11 +698,12 @@ CASES: list[Case] = [
             ["0065g00000Dolla", A1, "$100", "true", "true", None, "USD"],
             ["0065g00000Space", A1, " 250 ", "true", "true", None, "USD"],
         ),
+        # 1e20 is a number, but no plausible amount: beyond 10^15 it would overflow rollups.
         Loads(
             8,
-            3,
-            quarantined={r: "Amount: not a finite number" for r in (1, 3, 5, 6, 7)},
-            values={2: {"amount": -500.0}, 4: {"amount": 1e20}, 8: {"amount": 250.0}},
+            2,
+            quarantined={r: "Amount: not a number below 10^15" for r in (1, 3, 4, 5, 6, 7)},
+            values={2: {"amount": -500.0}, 8: {"amount": 250.0}},
             record_contains={1: "12abc", 7: "$100"},
         ),
     ),
@@ -1319,6 +1372,13 @@ def build_graph_scenario(env: Landing) -> None:
         [
             {"id": "9100", "email": "now@cycle.example", "sfdcAccountId": CYC},
             {"id": "9101", "email": "future@cycle.example", "sfdcAccountId": sf18(CYC)},
+            # sfdcAccountId names an account no extract has; the lead's company is CYC's.
+            {
+                "id": "9102",
+                "email": "orphan.sfdc@cycle.example",
+                "sfdcAccountId": NO_ACCOUNT,
+                "externalCompanyId": CYC,
+            },
         ],
     )
     env.csv(
@@ -1460,9 +1520,9 @@ def test_graph_row_accounting_balances_for_every_raw_object(graph) -> None:
         )
     )
     assert reasons == {
-        "crm_1.Opportunity:6": "Amount: not a finite number",
+        "crm_1.Opportunity:6": "Amount: not a number below 10^15",
         "crm_1.Opportunity:7": "CurrencyIsoCode: no rate in fx_rates.csv for XYZ",
-        "crm_1.Opportunity:8": "Amount: not a finite number",
+        "crm_1.Opportunity:8": "Amount: not a number below 10^15",
         "marketo_2.leads:1": "duplicate key: a later row wins",
         "mdm.account_xref:7": "duplicate key: a later row wins",
         "mdm.account_xref:12": "source_instance: not a source of sources.yaml",
@@ -1591,17 +1651,61 @@ def test_graph_yes_y_opt_outs_and_formula_names(graph) -> None:
     assert graph.scalar("SELECT count(*) FROM profile.account WHERE name = ?", [FORMULA]) == 1
 
 
-def test_graph_negative_closed_won_amount_does_not_block_profiles(tmp_path: Path) -> None:
-    """A credit note booked as a closed-won deal of -500 is a number, so the raw layer keeps it;
-    the account's closed-won revenue is the sum of its deals (contract section 4), -500. One
-    such row must not stop profile.account, and with it every profile and audience."""
+def test_graph_lead_with_orphan_sfdc_account_keeps_its_company(graph) -> None:
+    """A lead whose sfdcAccountId names an account no extract has still belongs to its
+    company's account (contract section 4: "... and the Marketo lead's company")."""
+    assert graph.scalar(
+        "SELECT account_ids FROM profile.person WHERE email = 'orphan.sfdc@cycle.example'"
+    ) == ["G-CYCLE"]
+
+
+def test_graph_single_odd_rows_do_not_block_the_graph(tmp_path: Path) -> None:
+    """Rows the raw layer keeps must not make a later blocking check fail, which would stop
+    every table downstream (profiles, audiences) for all accounts:
+
+    * a credit note booked as a closed-won deal of -500: a number, so kept; the account's
+      closed-won revenue is the sum of its deals (contract section 4), -500;
+    * an Account Id with a line break inside its quoted value: kept or quarantined, never a
+      source key that breaks b2b.account;
+    * a closed-won deal of 1.7e308 EUR: finite as read, infinite in USD; no account's
+      revenue may become infinite."""
     env = Landing(tmp_path / "env")
     env.sources([{"name": "crm_1", "type": "salesforce"}])
-    env.csv("crm_1", "Account", [_acc(ACME1, "Acme Corp"), _acc(SOLO, "Refunds Inc")])
+    env.fx({"USD": 1, "EUR": 1.08})
+    env.csv(
+        "crm_1",
+        "Account",
+        [
+            _acc(ACME1, "Acme Corp"),
+            _acc(SOLO, "Refunds Inc"),
+            _acc("001AA0000\nBROKE", "Line break in the id"),
+            _acc(CYC, "Huge Deal Co"),
+        ],
+    )
     env.csv("crm_1", "Contact", [_contact(K_MIX, ACME1, "a@acme.example")])
-    env.csv("crm_1", "Opportunity", [_opp(O_ACME1, ACME1, "1000"), _opp(O_SOLO, SOLO, "-500")])
+    env.csv(
+        "crm_1",
+        "Opportunity",
+        [
+            _opp(O_ACME1, ACME1, "1000"),
+            _opp(O_SOLO, SOLO, "-500"),
+            _opp(O_HUGE, CYC, "1.7e308", "EUR"),
+        ],
+    )
     run = materialize_env(env.root, tmp_path / "warehouse.duckdb", AS_OF, raise_on_error=False)
-    assert run.failed_steps() == set()
+    failed_checks = [
+        e.asset_key.to_user_string()
+        for e in run.result.get_asset_check_evaluations()
+        if not e.passed
+    ]
+    assert (sorted(run.failed_steps()), failed_checks) == ([], [])
     revenue = dict(run.query("SELECT name, closed_won_revenue FROM profile.account"))
-    assert revenue == {"Acme Corp": 1000.0, "Refunds Inc": -500.0}
+    assert revenue["Acme Corp"] == 1000.0
+    assert revenue["Refunds Inc"] == -500.0
+    assert all(math.isfinite(value) for value in revenue.values()), revenue
+    kept = run.scalar("SELECT count(*) FROM b2b.account WHERE contains(source_id, chr(10))")
+    quarantined = run.scalar(
+        "SELECT count(*) FROM raw.quarantine WHERE object = 'Account' AND contains(record, 'BROKE')"
+    )
+    assert kept + quarantined == 1
     assert run.scalar("SELECT count(*) FROM profile.person") == 1

@@ -20,7 +20,7 @@ POLARS_TYPES: dict[str, pl.DataType] = {
 }
 
 TEXT = pl.String()
-KEY_FORMAT = r"^.+@[a-z][a-z0-9_]*$"
+KEY_FORMAT = r"(?s)^.+@[a-z][a-z0-9_]*$"  # ids are kept as the source wrote them
 
 
 def raw_schema(spec: ObjectSpec, table: str) -> pa.DataFrameSchema:

@@ -32,11 +32,27 @@ def _company_lookup(source: SourceInstance, alias: str) -> str:
 
 
 def _marketo_account_key(source: SourceInstance, config: SourcesConfig, sfdc_account: str) -> str:
-    """A lead's or opportunity's account: its CRM account, else the instance's company."""
+    """A lead's or opportunity's account: its CRM account where that account exists (`ca`, see
+    `_crm_account_lookup`), else the instance's company, else the CRM id it names."""
     crm = synced_crm(config, source)
-    crm_part = f"{key(sfdc_account, crm.name)}, " if crm and sfdc_account else ""
+    crm_part = (
+        f"CASE WHEN ca.id IS NOT NULL THEN {key(sfdc_account, crm.name)} END, "
+        if (crm and sfdc_account)
+        else ""
+    )
     fallback = f", {key('t.external_company_id', crm.name)}" if crm else ""
     return f"coalesce({crm_part}{key('co.id', source.name)}{fallback})"
+
+
+def _crm_account_lookup(source: SourceInstance, config: SourcesConfig) -> str:
+    """Join a lead to the synced CRM's Account named by its `sfdcAccountId`, if there is one."""
+    crm = synced_crm(config, source)
+    if crm is None:
+        return "LEFT JOIN (SELECT CAST(NULL AS VARCHAR) AS id WHERE FALSE) AS ca ON FALSE"
+    return (
+        f"LEFT JOIN (SELECT DISTINCT id FROM {raw(crm, 'Account')}) AS ca "
+        "ON ca.id = t.sfdc_account_id"
+    )
 
 
 def account(config: SourcesConfig) -> TableAsset:
@@ -107,7 +123,8 @@ def person(config: SourcesConfig) -> TableAsset:
                    {_crm_key(src, config, "t.sfdc_contact_id")} AS crm_person_key,
                    {_OPT_OUT_MARKETO} AS opt_out_reasons,
                    FALSE AS is_deleted, coalesce(updated_at, created_at) AS updated_at
-            FROM {raw(src, "leads")} AS t {_company_lookup(src, "co")}"""
+            FROM {raw(src, "leads")} AS t {_company_lookup(src, "co")}
+            {_crm_account_lookup(src, config)}"""
         for src in config.of_type("marketo")
     ]
     select = f"""
@@ -116,7 +133,9 @@ def person(config: SourcesConfig) -> TableAsset:
     return TableAsset(
         key=_b2b("person"),
         description="One row per source person record: Salesforce Contacts and Marketo leads.",
-        deps=deps(config, {"salesforce": ("Contact",), "marketo": ("leads", "companies")}),
+        deps=deps(
+            config, {"salesforce": ("Contact", "Account"), "marketo": ("leads", "companies")}
+        ),
         schema=s.PERSON,
         select=select,
     )
@@ -226,7 +245,8 @@ def account_person(config: SourcesConfig) -> TableAsset:
                    {_marketo_account_key(src, config, "t.sfdc_account_id")} AS account_key,
                    {key("t.id", src.name)} AS person_key, TRUE AS is_active, TRUE AS is_direct,
                    CAST(NULL AS VARCHAR) AS roles
-            FROM {raw(src, "leads")} AS t {_company_lookup(src, "co")}"""
+            FROM {raw(src, "leads")} AS t {_company_lookup(src, "co")}
+            {_crm_account_lookup(src, config)}"""
             for src in config.of_type("marketo")
         ]
     )
@@ -239,7 +259,7 @@ def account_person(config: SourcesConfig) -> TableAsset:
         deps=deps(
             config,
             {
-                "salesforce": ("Contact", "AccountContactRelation"),
+                "salesforce": ("Contact", "AccountContactRelation", "Account"),
                 "marketo": ("leads", "companies"),
             },
         ),

@@ -20,6 +20,7 @@ from b2b_assets.sql import scalar
 EXTENSIONS = (".csv", ".parquet")
 MAX_FIELD_BYTES = 64 * 1024 * 1024
 VALUE_PREVIEW = 80
+MAX_AMOUNT = 1e15
 
 SQL_TYPES = {
     "string": "VARCHAR",
@@ -171,7 +172,11 @@ def _typed_expr(column: Column, ref: str) -> str:
             f"coalesce(TRY_CAST({ref} AS DATE), TRY_CAST(TRY_CAST({ref} AS TIMESTAMPTZ) AS DATE))"
         )
     if kind == "double":
-        return f"(CASE WHEN isfinite(TRY_CAST({ref} AS DOUBLE)) THEN TRY_CAST({ref} AS DOUBLE) END)"
+        # Amounts beyond 10^15 are not plausible money and would overflow once converted/summed.
+        return (
+            f"(CASE WHEN abs(TRY_CAST({ref} AS DOUBLE)) < {MAX_AMOUNT} "
+            f"THEN TRY_CAST({ref} AS DOUBLE) END)"
+        )
     if kind == "int":
         return f"b2b_int({ref})"
     return ref
@@ -181,7 +186,7 @@ _KIND_PROBLEM = {
     "bool": "not a boolean",
     "timestamp": "not an ISO-8601 timestamp",
     "date": "not a date",
-    "double": "not a finite number",
+    "double": "not a number below 10^15",
     "int": "not an integer",
     "json": "not valid JSON",
 }

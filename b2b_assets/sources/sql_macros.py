@@ -22,7 +22,8 @@ MACROS = (
             THEN nullif(trim(x, ' ' || chr(9) || chr(10) || chr(13)), '') ELSE x END""",
     # Whole numbers only: "12.7" is not rounded to 13, "1,200" is not 1200.
     """CREATE OR REPLACE TEMP MACRO b2b_int(x) AS
-       CASE WHEN regexp_full_match(trim(x), '[+-]?[0-9]+') THEN TRY_CAST(trim(x) AS BIGINT) END""",
+       CASE WHEN regexp_full_match(trim(x), '[+-]?[0-9]+(\\.0*)?')
+            THEN TRY_CAST(TRY_CAST(trim(x) AS DOUBLE) AS BIGINT) END""",
     # Booleans: true/false, 1/0, and yes/no, y/n, t/f in any case.
     """CREATE OR REPLACE TEMP MACRO b2b_bool(x) AS
        CASE WHEN x IN ('true', 'false') THEN x = 'true'
