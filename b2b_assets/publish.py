@@ -13,7 +13,7 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, Metadata
 from b2b_assets.checks.pandera_checks import validate_table
 from b2b_assets.resources import DuckDBWarehouse
 from b2b_assets.sources.sql_macros import install_macros
-from b2b_assets.sql import scalar
+from b2b_assets.sql import markdown_table, scalar
 
 Builder = Callable[[duckdb.DuckDBPyConnection], Mapping[str, Any] | None]
 PREVIEW_ROWS = 10
@@ -28,12 +28,7 @@ def markdown_preview(con: duckdb.DuckDBPyConnection, table: str, limit: int = PR
     """The first rows of a table as a Markdown table."""
     relation = con.execute(f"SELECT * FROM {table} LIMIT {int(limit)}")
     columns = [description[0] for description in relation.description]
-    rows = relation.fetchall()
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for row in rows:
-        cells = (str(value).replace("|", "\\|").replace("\n", " ")[:60] for value in row)
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return markdown_table(columns, relation.fetchall())
 
 
 def publish_table(

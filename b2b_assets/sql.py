@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import duckdb
@@ -27,3 +28,12 @@ def utc_frame(result: pl.DataFrame) -> pl.DataFrame:
         for name, dtype in result.schema.items()
         if isinstance(dtype, pl.Datetime) and dtype.time_zone not in (None, "UTC")
     )
+
+
+def markdown_table(columns: list[str], rows: Iterable[Iterable[Any]], width: int = 60) -> str:
+    """Rows as a Markdown table for metadata, each cell cut to `width` and kept on one line."""
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        cells = (str(value).replace("|", "\\|").replace("\n", " ")[:width] for value in row)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -157,10 +157,11 @@ def build_activation_asset(
         if isinstance(destination, MarketoStaticList) and destination.create_missing_leads:
             created = create_missing_leads(warehouse, transport, destination, segment, report)
             removes = [change for change in removes if change.member_id not in created]
+            planned = {change.member_id for change in adds} | set(delivered)
             adds = adds + [
                 Change("add", member_id, payload)
                 for member_id, payload in created.items()
-                if member_id not in delivered and all(a.member_id != member_id for a in adds)
+                if member_id not in planned
             ]
             report.removes, report.adds = len(removes), len(adds)
         # Removes first: a member who lost consent leaves before anyone new is added.

@@ -19,7 +19,7 @@ from dagster import (
 from pandera.errors import SchemaError, SchemaErrors
 
 from b2b_assets.sql import frame as read_frame
-from b2b_assets.sql import scalar, utc_frame
+from b2b_assets.sql import markdown_table, scalar, utc_frame
 
 CHECK_NAME = "pandera_schema"
 FAILURE_SAMPLE = 10
@@ -58,10 +58,7 @@ def _failure_table(frame: pl.DataFrame) -> str:
         for name in ("schema_context", "column", "check", "failure_case", "index")
         if name in sample.columns
     ]
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for row in sample.select(columns).iter_rows():
-        lines.append("| " + " | ".join(str(value)[:60] for value in row) + " |")
-    return "\n".join(lines)
+    return markdown_table(columns, sample.select(columns).iter_rows())
 
 
 def validate_frame(

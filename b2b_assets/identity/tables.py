@@ -8,6 +8,7 @@ from b2b_assets.checks import identity_schemas as s
 from b2b_assets.identity.components import label_components
 from b2b_assets.model.sql_parts import deps, empty, raw, union
 from b2b_assets.sources.config import SourcesConfig
+from b2b_assets.sql import scalar
 from b2b_assets.tables import TableAsset
 
 
@@ -90,9 +91,9 @@ def _resolve_accounts(config: SourcesConfig):
                 WINDOW c AS (PARTITION BY component)"""
         )
         return {
-            "unified_accounts": con.execute(
-                "SELECT count(DISTINCT account_id) FROM identity.account"
-            ).fetchall()[0][0]
+            "unified_accounts": scalar(
+                con, "SELECT count(DISTINCT account_id) FROM identity.account"
+            )
         }
 
     return build
@@ -161,11 +162,7 @@ def _resolve_people(con, context):
                    c.email, c.emails AS distinct_emails, c.size AS component_size
             FROM members m JOIN components c USING (component)"""
     )
-    return {
-        "unified_people": con.execute(
-            "SELECT count(DISTINCT person_id) FROM identity.person"
-        ).fetchall()[0][0]
-    }
+    return {"unified_people": scalar(con, "SELECT count(DISTINCT person_id) FROM identity.person")}
 
 
 def person(config: SourcesConfig) -> TableAsset:

@@ -10,7 +10,7 @@ from b2b_assets.checks.pandera_checks import column_schema, schema_check_spec
 from b2b_assets.checks.schemas import text
 from b2b_assets.publish import publish_table
 from b2b_assets.resources import DuckDBWarehouse
-from b2b_assets.segments.compiler import SegmentCompiler
+from b2b_assets.segments.compiler import CompiledSegment, SegmentCompiler
 from b2b_assets.segments.history import record_changes
 from b2b_assets.segments.language import Segment, SegmentError, load_segment, segment_files
 from b2b_assets.segments.schema import ENTITY_KEYS
@@ -46,18 +46,22 @@ def _key(table: str) -> AssetKey:
 
 
 def build_audience_asset(
-    segment: Segment | None, file: Path, segments: dict[str, Segment], error: SegmentError | None
+    name: str,
+    segment: Segment | None,
+    file: Path,
+    segments: dict[str, Segment],
+    error: SegmentError | None,
+    compiled: CompiledSegment | None = None,
 ) -> AssetsDefinition:
     """The audience of one segment file. A file with mistakes still gets its asset, which fails
-    with the file's error when materialized, so the other audiences are unaffected."""
-    name = segment.name if segment else _safe_name(file.stem)
+    with the file's error when materialized, so the other audiences are unaffected. `compiled`
+    (from loading) gives the tables and segments it reads."""
     entity = segment.entity if segment else "person"
     key = AssetKey(["audience", name])
     schema = audience_schema(name, entity)
     tables: set[str] = set(DEFAULT_DEPS)
     references: set[str] = set()
-    if segment is not None and error is None:
-        compiled = SegmentCompiler(segments, load_settings().as_of).compile(segment)
+    if compiled is not None and error is None:
         tables, references = compiled.tables, compiled.references
     description = (
         segment.description
@@ -136,23 +140,25 @@ def build_audience_assets(
     Returns the assets and the segments that are valid (for activation)."""
     loaded = load_segments(folder)
     segments = {segment.name: segment for _, segment, _ in loaded if segment is not None}
+    compiler = SegmentCompiler(segments, load_settings().as_of)
     assets, seen, valid = [], set(), []
     for file, segment, error in loaded:
+        compiled = None
         if segment is not None:
             if segment.name in seen:
                 error = SegmentError(file, "name", f"another file already defines {segment.name!r}")
                 segment = None
             else:
                 try:
-                    SegmentCompiler(segments, load_settings().as_of).compile(segment)
+                    compiled = compiler.compile(segment)
                     _check_destinations(segment, file, destinations or set())
                 except SegmentError as exc:
                     error = exc
         name = segment.name if segment else _safe_name(file.stem)
-        if name in seen:
+        if name in seen:  # a broken file named like a valid segment still gets its own asset
             name = f"{name}_{len(seen)}"
         seen.add(name)
-        assets.append(build_audience_asset(segment, file, segments, error))
+        assets.append(build_audience_asset(name, segment, file, segments, error, compiled))
         if segment is not None and error is None:
             valid.append(segment)
     return assets, valid
