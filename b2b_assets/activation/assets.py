@@ -15,8 +15,10 @@ from b2b_assets.activation.delivery import (
     DeliveryReport,
     deliver,
     plan_changes,
+    reconcile,
     unmatched_emails_sql,
 )
+from b2b_assets.activation.ledger import delivery_lock, lock_path
 from b2b_assets.activation.outbox import OutboxTransport
 from b2b_assets.activation.transport import Change, Transport
 from b2b_assets.checks.pandera_checks import column_schema, schema_check_spec
@@ -45,11 +47,10 @@ def transport_for(
     segment: str,
     outbox: Path,
     as_of: str,
-    delivered: dict[str, dict],
 ) -> Transport:
     """The HTTP client of a destination, or the outbox when it has no endpoint."""
     if destination.offline:
-        return OutboxTransport(outbox, destination, segment, as_of, delivered)
+        return OutboxTransport(outbox, destination, segment, as_of)
     from b2b_assets.activation.http import RetrySettings
 
     retry = RetrySettings(
@@ -148,12 +149,20 @@ def build_activation_asset(
         automation_condition=DOWNSTREAM,
     )
     def _activation(context: AssetExecutionContext, warehouse: DuckDBWarehouse):
+        # One delivery per (destination, segment) at a time, across processes: a batch found
+        # pending under the lock was left by a run that is over.
+        with delivery_lock(lock_path(warehouse.path, destination.name, segment)):
+            return _deliver_and_publish(context, warehouse)
+
+    def _deliver_and_publish(context: AssetExecutionContext, warehouse: DuckDBWarehouse):
         settings = load_settings()
+        transport = transport_for(destination, segment, settings.outbox, settings.as_of.isoformat())
+        report = DeliveryReport()
+        reconcile(warehouse.connect, transport, destination, segment, report, context.run_id)
         with warehouse.connect() as con:
-            adds, removes, delivered, report = plan_changes(con, destination, segment)
-        transport = transport_for(
-            destination, segment, settings.outbox, settings.as_of.isoformat(), delivered
-        )
+            adds, removes, delivered, report = plan_changes(con, destination, segment, report)
+        if isinstance(transport, OutboxTransport):
+            transport.membership = dict(delivered)
         if isinstance(destination, MarketoStaticList) and destination.create_missing_leads:
             created = create_missing_leads(warehouse, transport, destination, segment, report)
             removes = [change for change in removes if change.member_id not in created]

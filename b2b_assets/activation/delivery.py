@@ -1,7 +1,11 @@
 """Deltas: what the destination should hold, what it holds (as last acknowledged), what to send.
 
-State advances only for batches the destination acknowledged, one transaction per batch, so a run
-that fails half way resumes on the next run without losing or repeating acknowledged changes.
+Each batch is first written to the ledger `ops.activation_batch` as pending (its own committed
+transaction), then sent; the destination's answer advances `ops.activation_state`, appends to
+`ops.activation_log` and marks the batch acknowledged, in one transaction. A run that fails half
+way resumes on the next run without losing or repeating acknowledged changes, and a batch sent but
+never recorded (the process died in between) is reconciled with the destination before the next
+plan (`reconcile`), so it is neither sent twice nor lost.
 """
 
 from __future__ import annotations
@@ -16,6 +20,15 @@ import duckdb
 import polars as pl
 
 from b2b_assets.activation.config import LinkedInAudience, MarketoStaticList
+from b2b_assets.activation.ledger import (
+    ACKNOWLEDGED,
+    BATCH_DDL,
+    RECONCILED,
+    UNCONFIRMED,
+    close_batch,
+    open_batch,
+    pending_batches,
+)
 from b2b_assets.activation.transport import Change, ChangeResult, Transport
 from b2b_assets.sql import frame, scalar
 
@@ -43,6 +56,9 @@ class DeliveryReport:
     removes: int = 0
     unchanged: int = 0
     created_leads: int = 0
+    reconciled_batches: int = 0
+    reconciled: int = 0
+    unconfirmed_batches: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
     reasons: Counter[str] = field(default_factory=Counter)
 
@@ -56,6 +72,9 @@ class DeliveryReport:
             "removes": self.removes,
             "unchanged": self.unchanged,
             "created_leads": self.created_leads,
+            "reconciled_batches": self.reconciled_batches,
+            "reconciled": self.reconciled,
+            "unconfirmed_batches": self.unconfirmed_batches,
             "added": self.statuses["added"],
             "removed": self.statuses["removed"],
             "skipped": self.statuses["skipped"],
@@ -134,11 +153,12 @@ def plan_changes(
     con: duckdb.DuckDBPyConnection,
     destination: MarketoStaticList | LinkedInAudience,
     segment: str,
+    report: DeliveryReport | None = None,
 ) -> tuple[list[Change], list[Change], dict[str, dict], DeliveryReport]:
     """Adds and removes against the acknowledged state; also the state as member -> payload."""
     con.execute(STATE_DDL)
     con.execute(LOG_DDL)
-    report = DeliveryReport()
+    report = report or DeliveryReport()
     _count_unreachable(con, destination, segment, report)
     sql, params = desired_sql(destination, segment)
     con.execute(f"CREATE OR REPLACE TEMP TABLE _desired AS {sql}", params or None)
@@ -169,6 +189,52 @@ def _changes(action: str, rows: pl.DataFrame) -> list[Change]:
     ]
 
 
+def reconcile(
+    connect: Callable[[], Any],
+    transport: Transport,
+    destination: MarketoStaticList | LinkedInAudience,
+    segment: str,
+    report: DeliveryReport,
+    run_id: str,
+) -> None:
+    """Close the batches an interrupted run left pending, before anything is planned.
+
+    The destination says which changes of each batch it already holds; those are recorded as
+    delivered (the batch becomes `reconciled`) and the plan sends only the rest. A destination that
+    cannot say (`applied` is None) records nothing (`unconfirmed`): the plan sends the batch again.
+    Call it while holding the (destination, segment) delivery lock, so no pending batch belongs to
+    a run still sending.
+    """
+    with connect() as con:
+        for ddl in (STATE_DDL, LOG_DDL, BATCH_DDL):
+            con.execute(ddl)
+        batches = pending_batches(con, destination.name, segment)
+    for batch in batches:
+        applied = transport.applied(batch.batch_id, batch.changes)
+        status = "added" if batch.action == "add" else "removed"
+        results = [
+            ChangeResult(change, status, RECONCILED_REASON)  # type: ignore[arg-type]
+            for change in batch.changes
+            if applied is not None and change.member_id in applied
+        ]
+        with connect() as con:
+            _record(
+                con,
+                destination.name,
+                segment,
+                results,
+                run_id,
+                batch.batch_id,
+                RECONCILED if applied is not None else UNCONFIRMED,
+            )
+        report.reconciled_batches += applied is not None
+        report.unconfirmed_batches += applied is None
+        report.reconciled += len(results)
+
+
+RECONCILED_REASON = "found at the destination after an interrupted run"
+
+
 def deliver(
     connect: Callable[[], Any],
     transport: Transport,
@@ -178,20 +244,32 @@ def deliver(
     report: DeliveryReport,
     run_id: str,
 ) -> None:
-    """Send changes in batches; record each acknowledged batch in its own transaction."""
+    """Send changes in batches: write each batch's intent, send it, record the answer."""
     size = max(1, transport.max_batch)
     for start in range(0, len(changes), size):
-        batch = changes[start : start + size]
-        results = transport.deliver(batch)
         with connect() as con:
-            _record(con, destination.name, segment, results, run_id)
+            batch = open_batch(
+                con, destination.name, segment, changes[start : start + size], run_id
+            )
+        results = transport.deliver(batch.changes, batch_id=batch.batch_id)
+        with connect() as con:
+            _record(con, destination.name, segment, results, run_id, batch.batch_id, ACKNOWLEDGED)
         for result in results:
             report.statuses[result.status] += 1
             label = result.status if not result.reason else f"{result.status}: {result.reason}"
             report.reasons[label] += 1
 
 
-def _record(con, destination: str, segment: str, results: list[ChangeResult], run_id: str) -> None:
+def _record(
+    con,
+    destination: str,
+    segment: str,
+    results: list[ChangeResult],
+    run_id: str,
+    batch_id: str,
+    batch_status: str,
+) -> None:
+    """Advance the state, log the answers and close the batch, in one transaction."""
     rows = pl.DataFrame(
         {
             "member_id": [r.change.member_id for r in results],
@@ -231,6 +309,8 @@ def _record(con, destination: str, segment: str, results: list[ChangeResult], ru
                FROM _results""",
             keys,
         )
+        confirmed = len(results) if batch_status == RECONCILED else None
+        close_batch(con, destination, segment, batch_id, batch_status, confirmed)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

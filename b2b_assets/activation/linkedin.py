@@ -6,7 +6,8 @@
 hex, extra personal fields) is refused with ValueError before a byte is sent, and the message does not
 echo the value. HTTP 429 (honouring Retry-After), 5xx, timeouts and connection errors are retried with
 exponential backoff; other HTTP errors raise DeliveryError. Per-element statuses (2xx or 4xx) become
-added/removed or failed. Calls on one client are serialised by a lock.
+added/removed or failed. Calls on one client are serialised by a lock. LinkedIn has no API to
+read a segment's members: a batch an interrupted run may have sent is sent again (`applied`).
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ class LinkedInAudienceClient:
 
     # -- Transport --------------------------------------------------------------------------------
 
-    def deliver(self, changes: list[Change]) -> list[ChangeResult]:
+    def deliver(self, changes: list[Change], batch_id: str | None = None) -> list[ChangeResult]:
         if not changes:
             return []
         if len(changes) > self.max_batch:
@@ -151,6 +152,18 @@ class LinkedInAudienceClient:
             len(results) - ok,
         )
         return results
+
+    def applied(self, batch_id: str, changes: list[Change]) -> None:
+        """LinkedIn offers no API to read a DMP segment's members, so an interrupted batch cannot
+        be checked: None. Its changes are then sent again by the next plan, which is safe because
+        LinkedIn treats an ADD of a member already in the segment, and a REMOVE of one not in it,
+        as no-ops (members are keyed by the hashed email or the company)."""
+        logger.info(
+            "LinkedIn segment %s: batch %s cannot be checked; what it holds is sent again",
+            self.segment_id,
+            batch_id,
+        )
+        return None
 
     def close(self) -> dict[str, Any]:
         with self._lock:

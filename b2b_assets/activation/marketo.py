@@ -10,6 +10,9 @@
   blocking moving-window limiter shared by all clients of the same endpoint in this process; and at
   most 10 concurrent calls, which this client respects by construction: it sends one request at a
   time (calls on one client are serialised by a lock), so up to 10 clients may run in parallel.
+- Reconciliation: `applied` asks `GET /rest/v1/lists/{listId}/leads/ismember.json?id=…&id=…`
+  (Member of List, 300 ids a call; each id answered `memberof`, `notmemberof` or `skipped`) which
+  changes of a batch an interrupted run may have sent the list already holds.
 - Errors: Marketo answers most errors as HTTP 200 with `success: false`. 604, 606, 608, 615, HTTP 5xx
   (and 429), timeouts and connection errors are retried with exponential backoff; anything else
   raises DeliveryError at once. No message or log line carries a URL, token, secret or email.
@@ -112,7 +115,7 @@ class MarketoStaticListClient:
 
     # -- Transport --------------------------------------------------------------------------------
 
-    def deliver(self, changes: list[Change]) -> list[ChangeResult]:
+    def deliver(self, changes: list[Change], batch_id: str | None = None) -> list[ChangeResult]:
         if not changes:
             return []
         if len(changes) > self.max_batch:
@@ -145,16 +148,64 @@ class MarketoStaticListClient:
         for status, n in counts.items():
             self.stats[status] += n
         logger.info(
-            "Marketo list %s: %s %d lead(s): %d added, %d removed, %d skipped, %d failed",
+            "Marketo list %s: %s %d lead(s) (batch %s): %d added, %d removed, %d skipped, %d failed",
             self.list_id,
             action,
             len(changes),
+            batch_id or "-",
             counts["added"],
             counts["removed"],
             counts["skipped"],
             counts["failed"],
         )
         return results
+
+    def applied(self, batch_id: str, changes: list[Change]) -> set[str]:
+        """Ask the list (Member of List) which changes of an interrupted batch already hold: an
+        added lead that is a member, a removed lead that is not (or no longer exists)."""
+        membership = self.list_membership([_lead_id(c) for c in changes])
+        wanted = {"add": True, "remove": False}
+        found = {c.member_id for c in changes if membership[_lead_id(c)] is wanted[c.action]}
+        logger.info(
+            "Marketo list %s: batch %s: %d of %d change(s) already hold",
+            self.list_id,
+            batch_id,
+            len(found),
+            len(changes),
+        )
+        return found
+
+    def list_membership(self, lead_ids: Sequence[int]) -> dict[int, bool]:
+        """Lead id -> whether it is a member of the list (`GET /rest/v1/lists/{listId}/leads/
+        ismember.json?id=…`, 300 ids per call); a lead Marketo does not know is not a member.
+        Raises DeliveryError when an id gets no answer, so nothing is guessed."""
+        unique = list(dict.fromkeys(int(i) for i in lead_ids))
+        path = f"/rest/v1/lists/{self.list_id}/leads/ismember.json"
+        membership: dict[int, bool] = {}
+        for start in range(0, len(unique), MAX_BATCH):
+            chunk = unique[start : start + MAX_BATCH]
+            with self._lock:
+                self._check_open()
+                data = self._rest(
+                    "GET",
+                    path,
+                    None,
+                    what=f"Marketo list {self.list_id} membership",
+                    params=[("id", str(i)) for i in chunk],
+                )
+            for item in data.get("result") or []:
+                try:
+                    lead_id = int(item.get("id"))
+                except (TypeError, ValueError):
+                    continue
+                if item.get("status") in ("memberof", "notmemberof", "skipped"):
+                    membership[lead_id] = item.get("status") == "memberof"
+        missing = [i for i in unique if i not in membership]
+        if missing:
+            raise DeliveryError(
+                f"Marketo list {self.list_id} membership: no answer for {len(missing)} lead(s)"
+            )
+        return membership
 
     def close(self) -> dict[str, Any]:
         with self._lock:
@@ -211,7 +262,15 @@ class MarketoStaticListClient:
         if self._closed:
             raise RuntimeError("client is closed")
 
-    def _rest(self, method: str, path: str, body: dict[str, Any], *, what: str) -> dict[str, Any]:
+    def _rest(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        *,
+        what: str,
+        params: list[tuple[str, str]] | None = None,
+    ) -> dict[str, Any]:
         """One logical REST call: rate limited, retried on transient errors, token renewed once."""
         renewed = False
 
@@ -219,7 +278,7 @@ class MarketoStaticListClient:
             nonlocal renewed
             while True:
                 token = self._access_token()
-                data = self._send(method, path, body, token)
+                data = self._send(method, path, body, token, params)
                 if data.get("success") is True:
                     return data
                 code, message = _first_error(data)
@@ -256,7 +315,14 @@ class MarketoStaticListClient:
             on_retry=count_retry,
         )
 
-    def _send(self, method: str, path: str, body: dict[str, Any], token: str) -> dict[str, Any]:
+    def _send(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        token: str,
+        params: list[tuple[str, str]] | None = None,
+    ) -> dict[str, Any]:
         self._limiter.acquire()
         self.stats["rest_calls"] += 1
         try:
@@ -264,6 +330,7 @@ class MarketoStaticListClient:
                 method,
                 self.endpoint + path,
                 json=body,
+                params=params,
                 headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
             )
         except httpx.TransportError as exc:

@@ -1,14 +1,21 @@
 """The offline destination: writes exactly what would be sent, under `$B2B_OUTBOX/<dest>/<segment>/`.
 
-Per run with changes: `NNNN-requests.json` (each request: method, path, body) and a membership CSV of
-what the destination holds afterwards (`NNNN-leads.csv` of Marketo lead ids, `NNNN-users.csv` of
-SHA-256 email hashes, `NNNN-companies.csv`). Deterministic: sorted, no wall-clock times.
+Each batch is one file, `<batch_id>-requests.json` (destination, segment, as_of, batch_id, action and
+`requests`: the request, with method, path, headers and body), written when the batch is delivered:
+to a temporary file, flushed to disk, then renamed, so a batch file is there whole or not at all.
+Its name is the batch's id in the write-ahead ledger, so after an interrupted run `applied` finds
+out whether the batch was written. Each run that sent something also writes the membership the
+destination holds afterwards, named after the run's last batch: `<batch_id>-leads.csv` (Marketo
+lead ids), `<batch_id>-users.csv` (SHA-256 email hashes) or `<batch_id>-companies.csv`.
+Deterministic: sorted, no wall-clock times, batch ids derived from the batches.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +32,10 @@ def neutralize(cell: Any) -> str:
 
 
 class OutboxTransport:
-    """Acknowledges every change and records the requests it would have made."""
+    """Acknowledges every change once its batch file is on disk; see the module docstring.
+
+    `membership` is what the destination held before the run (member id -> payload); the caller
+    sets it once the run's plan is known, and the run's changes are applied to it."""
 
     def __init__(
         self,
@@ -33,14 +43,14 @@ class OutboxTransport:
         destination: MarketoStaticList | LinkedInAudience,
         segment: str,
         as_of: str,
-        membership: dict[str, dict[str, Any]],
+        membership: dict[str, dict[str, Any]] | None = None,
     ):
         self.folder = root / destination.name / segment
         self.destination = destination
         self.segment = segment
         self.as_of = as_of
-        self.membership = dict(membership)
-        self.requests: list[dict[str, Any]] = []
+        self.membership = dict(membership or {})
+        self.files: list[Path] = []
         self.max_batch = 300 if isinstance(destination, MarketoStaticList) else 5000
 
     def _request(self, changes: list[Change]) -> dict[str, Any]:
@@ -68,8 +78,24 @@ class OutboxTransport:
             "body": {"elements": elements},
         }
 
-    def deliver(self, changes: list[Change]) -> list[ChangeResult]:
-        self.requests.append(self._request(changes))
+    def batch_file(self, batch_id: str) -> Path:
+        return self.folder / f"{batch_id}-requests.json"
+
+    def deliver(self, changes: list[Change], batch_id: str | None = None) -> list[ChangeResult]:
+        if not changes:
+            return []
+        batch_id = batch_id or f"{len(self.files) + 1:06d}"
+        document = {
+            "destination": self.destination.name,
+            "segment": self.segment,
+            "as_of": self.as_of,
+            "batch_id": batch_id,
+            "action": changes[0].action,
+            "requests": [self._request(changes)],
+        }
+        path = self.batch_file(batch_id)
+        write_atomically(path, json.dumps(document, indent=2, sort_keys=True) + "\n")
+        self.files.append(path)
         results = []
         for change in changes:
             if change.action == "add":
@@ -80,27 +106,29 @@ class OutboxTransport:
                 results.append(ChangeResult(change, "removed"))
         return results
 
+    def applied(self, batch_id: str, changes: list[Change]) -> set[str]:
+        """All of the batch when its file was written whole (the rename is atomic), else none."""
+        partial(self.batch_file(batch_id)).unlink(missing_ok=True)
+        try:
+            document = json.loads(self.batch_file(batch_id).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return set()
+        if not isinstance(document, dict) or document.get("batch_id") != batch_id:
+            return set()
+        return {change.member_id for change in changes}
+
     def close(self) -> dict[str, Any]:
-        if not self.requests:
+        if not self.files:
             return {"outbox_files": []}
-        self.folder.mkdir(parents=True, exist_ok=True)
-        sequence = 1 + sum(1 for _ in self.folder.glob("*-requests.json"))
-        stem = f"{sequence:04d}"
-        requests_file = self.folder / f"{stem}-requests.json"
-        document = {
-            "destination": self.destination.name,
-            "segment": self.segment,
-            "as_of": self.as_of,
-            "requests": self.requests,
-        }
-        requests_file.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+        stem = self.files[-1].name.removesuffix("-requests.json")
         csv_file = self.folder / f"{stem}-{self._csv_kind()}.csv"
-        with csv_file.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            header, rows = self._membership_rows()
-            writer.writerow(header)
-            writer.writerows([[neutralize(cell) for cell in row] for row in rows])
-        return {"outbox_files": [str(requests_file), str(csv_file)]}
+        buffer = io.StringIO(newline="")
+        writer = csv.writer(buffer)
+        header, rows = self._membership_rows()
+        writer.writerow(header)
+        writer.writerows([[neutralize(cell) for cell in row] for row in rows])
+        write_atomically(csv_file, buffer.getvalue())
+        return {"outbox_files": [str(path) for path in [*self.files, csv_file]]}
 
     def _csv_kind(self) -> str:
         if isinstance(self.destination, MarketoStaticList):
@@ -117,3 +145,19 @@ class OutboxTransport:
             [payload.get("companyName"), payload.get("companyWebsiteDomain")]
             for _, payload in members
         ]
+
+
+def partial(path: Path) -> Path:
+    """Where `path` is written before it is renamed into place."""
+    return path.with_name(path.name + ".partial")
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write `path` whole or not at all: a flushed temporary file renamed over it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = partial(path)
+    with temporary.open("w", encoding="utf-8", newline="") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)

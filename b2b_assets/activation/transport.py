@@ -1,5 +1,6 @@
 """What every destination client offers: deliver one batch of same-action changes, say per member
-what happened. The activation asset computes the deltas, batches them, and records the results."""
+what happened, and (after an interrupted run) say which changes of a batch it already holds. The
+activation asset computes the deltas, batches them, and records the results."""
 
 from __future__ import annotations
 
@@ -43,11 +44,18 @@ class Transport(Protocol):
 
     max_batch: int
 
-    def deliver(self, changes: list[Change]) -> list[ChangeResult]:
+    def deliver(self, changes: list[Change], batch_id: str | None = None) -> list[ChangeResult]:
         """Deliver one batch (all the same action, at most `max_batch`); one result per change.
+        `batch_id` names the batch in the write-ahead ledger (the outbox puts it in file names).
 
         Raises DeliveryError when the batch was not acknowledged.
         """
+        ...
+
+    def applied(self, batch_id: str, changes: list[Change]) -> set[str] | None:
+        """For a batch an interrupted run may have sent: the member ids among `changes` whose
+        effect the destination already holds (added members present, removed members absent),
+        or None when the destination cannot be asked."""
         ...
 
     def close(self) -> dict[str, Any]:

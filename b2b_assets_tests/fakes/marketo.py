@@ -9,6 +9,8 @@
   answer 1003.
 - `POST|DELETE /rest/v1/lists/{id}/leads.json` add/remove known leads (`skipped` 1004 for unknown
   ids, 1015 when removing a non-member); `POST /rest/v1/leads.json` createOrUpdate by email.
+- `GET /rest/v1/lists/{id}/leads/ismember.json?id=1&id=2` (or `id=1,2`): each id `memberof`,
+  `notmemberof`, or `skipped` 1004 for an unknown lead; at most 300 ids (1003).
 - `inject(kind, times)` kinds: a Marketo error code ("604", "606", "608", "615", "607", "601", …)
   answered as HTTP 200 `success:false`; an HTTP status below 600 ("500", "503", …); "slow" (answer
   normally after `delay` seconds). Injections apply to REST calls only.
@@ -38,6 +40,7 @@ MESSAGES = {
     "615": "Concurrent access limit reached",
 }
 LIST_PATH = re.compile(r"/rest/v1/lists/(\d+)/leads\.json")
+ISMEMBER_PATH = re.compile(r"/rest/v1/lists/(\d+)/leads/ismember\.json")
 
 
 class FakeMarketo(FakeServer):
@@ -143,6 +146,10 @@ class FakeMarketo(FakeServer):
             if request.method not in ("POST", "DELETE"):
                 return Answer(405, {"message": "method not allowed"})
             return self._membership(int(match.group(1)), request)
+        if match := ISMEMBER_PATH.fullmatch(request.path):
+            if request.method != "GET":
+                return Answer(405, {"message": "method not allowed"})
+            return self._is_member(int(match.group(1)), request)
         if request.path == "/rest/v1/leads.json" and request.method == "POST":
             return self._upsert(request)
         return Answer(404, {"message": "not found"})
@@ -223,6 +230,36 @@ class FakeMarketo(FakeServer):
                 else:
                     result.append(_skipped(lead_id, "1015", "Lead not in list"))
         return _ok(result)
+
+    def _is_member(self, list_id: int, request: RecordedRequest) -> Answer:
+        raw = [part for value in request.query.get("id", []) for part in value.split(",") if part]
+        if not raw:
+            return _error("1003", "id is required")
+        if len(raw) > self.max_ids:
+            return _error("1003", f"Input exceeds {self.max_ids} ids")
+        with self.lock:
+            if list_id not in self.lists:
+                return _error("1013", "Static list not found")
+            members = self.lists[list_id]
+            result = []
+            for text in raw:
+                lead_id = int(text) if text.strip().isdigit() else None
+                if lead_id is None or lead_id not in self.leads:
+                    result.append(_skipped(lead_id, "1004", "Lead not found"))
+                else:
+                    status = "memberof" if lead_id in members else "notmemberof"
+                    result.append({"id": lead_id, "status": status})
+        return _ok(result)
+
+    def list_adds(self, list_id: int) -> list[int]:
+        """Every lead id sent in an answered list-add call, in order: a lead sent twice is here twice."""
+        path = f"/rest/v1/lists/{int(list_id)}/leads.json"
+        return [
+            item["id"]
+            for request in self.requests_to(path, "POST")
+            if isinstance(request.response, dict) and request.response.get("success")
+            for item in request.body["input"]
+        ]
 
     def _upsert(self, request: RecordedRequest) -> Answer:
         body = request.body if isinstance(request.body, dict) else {}
