@@ -25,9 +25,12 @@ from typing import Any
 
 import duckdb
 import pytest
-from dagster import AssetKey, AssetSelection
+from dagster import AssetKey, AssetSelection, DagsterInstance, DagsterRunStatus
+from dagster._core.events import DagsterEvent, DagsterEventType
+from dagster._core.test_utils import create_run_for_test
 
-from b2b_assets_tests.conftest import REPO_ROOT, copy_demo, materialize_env
+from b2b_assets.recover import process_alive, recover
+from b2b_assets_tests.conftest import REPO_ROOT, copy_demo, materialize_env, query
 
 AS_OF = "2026-11-15"
 SCHEMAS = ("raw", "b2b", "identity", "profile", "audience", "activation", "ops")
@@ -212,7 +215,7 @@ def cli_env(demo: Demo, warehouse: Path, name: str, outbox: Path | None = None) 
 
 @dataclass
 class Materialization:
-    """`dagster asset materialize --select '*'` in its own process group, its output kept.
+    """`dagster asset materialize --select <selection>` in its own process group, its output kept.
 
     A watchdog kills it when no step starts or finishes for `stall_seconds` (`stalled`), or
     when it runs longer than CLI_TIMEOUT."""
@@ -224,7 +227,9 @@ class Materialization:
     stalled: bool = False
 
     @classmethod
-    def start(cls, env: dict[str, str], stall_seconds: float = 90.0) -> Materialization:
+    def start(
+        cls, env: dict[str, str], stall_seconds: float = 90.0, select: str = "*"
+    ) -> Materialization:
         process = subprocess.Popen(
             [
                 sys.executable,
@@ -235,7 +240,7 @@ class Materialization:
                 "-m",
                 "b2b_assets.definitions",
                 "--select",
-                "*",
+                select,
             ],
             cwd=REPO_ROOT,
             env=env,
@@ -378,3 +383,163 @@ def test_two_processes_materializing_at_once_take_turns(demo: Demo) -> None:
         con.close()
         reference.close()
     assert _outbox(outbox) == _outbox(demo.reference.parent / "outbox")
+
+
+# --------------------------------------------------------------------------------------------
+# Recovering the Dagster instance of a killed run (python -m b2b_assets.recover)
+# --------------------------------------------------------------------------------------------
+
+CRM_1_RAW = ",".join(
+    f"raw/crm_1__{name}"
+    for name in (
+        "account",
+        "contact",
+        "opportunity",
+        "opportunity_contact_role",
+        "account_contact_relation",
+        "campaign",
+        "campaign_member",
+    )
+)
+
+
+def _instance(home: Path) -> DagsterInstance:
+    if not (home / "dagster.yaml").exists():
+        home.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    return DagsterInstance.from_config(str(home))
+
+
+def _started_run(instance: DagsterInstance, pid: int) -> str:
+    """A run whose RUN_START event names process `pid`, as a CLI run records it."""
+    run = create_run_for_test(instance, job_name="__ASSET_JOB")
+    event = DagsterEvent(
+        event_type_value=DagsterEventType.RUN_START.value, job_name="__ASSET_JOB", pid=pid
+    )
+    instance.report_dagster_event(event, run_id=run.run_id)
+    return run.run_id
+
+
+def _status(instance: DagsterInstance, run_id: str) -> DagsterRunStatus:
+    run = instance.get_run_by_id(run_id)
+    assert run is not None
+    return run.status
+
+
+def _sleeper() -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+
+
+def test_process_alive_sees_dead_zombie_and_reused_pids() -> None:
+    """A pid is a live run's process only if it exists, is no zombie and is older than the run."""
+    assert process_alive(os.getpid(), time.time())
+    sleeper = _sleeper()
+    try:
+        assert process_alive(sleeper.pid, time.time())
+        # The process holding the pid started after the run did: the pid was reused.
+        assert not process_alive(sleeper.pid, time.time() - 60)
+        sleeper.kill()
+        time.sleep(0.2)  # killed, not yet reaped: a zombie
+        assert not process_alive(sleeper.pid, time.time())
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert not process_alive(sleeper.pid, time.time())
+
+
+def test_recover_frees_the_slot_of_a_dead_run_and_leaves_a_live_run(tmp_path: Path) -> None:
+    """A dead run holding the `duckdb` slot blocks a waiting run until recover() marks it
+    failed and frees the slot; a live run and a queued run are left alone; a run that had
+    ended but still held a slot gives it back."""
+    sleeper = _sleeper()
+    gone = _sleeper()
+    gone.kill()
+    gone.wait()
+    try:
+        with _instance(tmp_path / "home") as instance:
+            storage = instance.event_log_storage
+            dead = _started_run(instance, gone.pid)
+            live = _started_run(instance, sleeper.pid)
+            queued = create_run_for_test(instance, job_name="__ASSET_JOB").run_id
+            ended = create_run_for_test(
+                instance, job_name="__ASSET_JOB", status=DagsterRunStatus.SUCCESS
+            ).run_id
+            for pool in ("duckdb", "other"):  # as a run does before its first claim
+                storage.initialize_concurrency_limit_to_default(pool)
+            assert storage.claim_concurrency_slot("duckdb", dead, "raw__a").is_claimed
+            assert not storage.claim_concurrency_slot("duckdb", live, "raw__b").is_claimed
+            assert storage.claim_concurrency_slot("other", ended, "raw__c").is_claimed
+
+            assert recover(instance, dry_run=True)
+            assert _status(instance, dead) == DagsterRunStatus.STARTED  # a dry run changes nothing
+
+            done = {item.run_id: item for item in recover(instance)}
+            assert set(done) == {dead, ended}
+            assert done[dead].freed_slots == ["duckdb:raw__a"]
+            assert done[ended].freed_slots == ["other:raw__c"]
+            assert _status(instance, dead) == DagsterRunStatus.FAILURE
+            assert _status(instance, live) == DagsterRunStatus.STARTED
+            assert _status(instance, queued) == DagsterRunStatus.NOT_STARTED
+            # The waiting step, claiming again as it polls, now gets the slot.
+            assert storage.claim_concurrency_slot("duckdb", live, "raw__b").is_claimed
+            assert storage.get_concurrency_run_ids() == {live}
+            failure = instance.all_logs(dead, of_type=DagsterEventType.RUN_FAILURE)
+            assert f"pid {gone.pid}" in (failure[0].message or "")
+            assert recover(instance) == []  # nothing left to do
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_killed_cli_run_is_recovered_and_the_next_run_in_the_same_instance_completes(
+    tmp_path: Path,
+) -> None:
+    """SIGKILL `dagster asset materialize` while a step holds the `duckdb` pool slot; the run
+    stays STARTED holding it. `python -m b2b_assets.recover` marks it failed and frees the
+    slot, and the next CLI run in the same DAGSTER_HOME (no daemon) completes."""
+    data = copy_demo(tmp_path / "data")
+    home = tmp_path / "dagster_home"
+    _instance(home).dispose()
+    env = {
+        **os.environ,
+        "B2B_DATA_DIR": str(data),
+        "B2B_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
+        "B2B_AS_OF": AS_OF,
+        "B2B_OUTBOX": str(tmp_path / "outbox"),
+        "DAGSTER_HOME": str(home),
+    }
+    run = Materialization.start(env, select=CRM_1_RAW)
+    try:
+        for line in run.output():
+            if "STEP_START" in line:
+                run.kill()
+                break
+    finally:
+        run.kill()
+    assert run.process.returncode == -signal.SIGKILL, f"the run was not killed:\n{run.tail()}"
+    with _instance(home) as instance:
+        (record,) = instance.get_run_records()
+        killed = record.dagster_run.run_id
+        assert record.dagster_run.status == DagsterRunStatus.STARTED
+        assert instance.event_log_storage.get_concurrency_run_ids() == {killed}
+
+    recovery = subprocess.run(
+        [sys.executable, "-m", "b2b_assets.recover"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT,
+    )
+    assert recovery.returncode == 0, recovery.stderr
+    assert f"run {killed}" in recovery.stdout and "STARTED -> FAILURE" in recovery.stdout
+    assert "duckdb:raw__crm_1__" in recovery.stdout
+
+    after = Materialization.start(env, stall_seconds=40.0, select=CRM_1_RAW)
+    code = after.finish()
+    assert not after.stalled, f"the run after recovery waited for the slot:\n{after.tail()}"
+    assert code == 0, f"the run after recovery failed:\n{after.tail()}"
+    with _instance(home) as instance:
+        assert _status(instance, killed) == DagsterRunStatus.FAILURE
+        assert instance.event_log_storage.get_concurrency_run_ids() == set()
+    assert query(env["B2B_WAREHOUSE"], "SELECT count(*) FROM raw.crm_1__account")[0][0] > 0
