@@ -328,6 +328,46 @@ def test_marketo_upsert_leads(marketo: FakeMarketo) -> None:
     assert {r.status for r in results} == {"added"}
 
 
+def test_marketo_member_of_list_in_calls_of_300(marketo: FakeMarketo) -> None:
+    client = marketo_client(marketo)
+    in_batches(client, leads("add", range(1, 401)))
+    marketo.inject("606")  # the check backs off and retries like every call
+    membership = client.list_membership([*range(350, 1001), 5000])
+    assert membership == {**{i: i <= 400 for i in range(350, 1001)}, 5000: False}
+    checks = marketo.requests_to(f"/rest/v1/lists/{LIST_ID}/leads/ismember.json")
+    answered = [r for r in checks if r.status == 200 and r.response["success"]]
+    assert [len(r.query["id"]) for r in answered] == [300, 300, 52]
+    assert {r.method for r in checks} == {"GET"} and all(r.body is None for r in checks)
+    assert answered[0].query["id"][:2] == ["350", "351"]
+    # What an interrupted batch left behind: added leads present, removed leads absent.
+    assert client.applied("b1", leads("add", [399, 400, 401, 5000])) == {"399", "400"}
+    assert client.applied("b2", leads("remove", [399, 401, 5000])) == {"401", "5000"}
+
+
+def test_fake_marketo_member_of_list_answers(marketo: FakeMarketo) -> None:
+    client = marketo_client(marketo)
+    client.deliver(leads("add", [7]))
+    token = marketo.issued_tokens[-1]
+    path = f"{marketo.url}/rest/v1/lists/{LIST_ID}/leads/ismember.json"
+    auth = {"Authorization": f"Bearer {token}"}
+    answer = httpx.get(path, params={"id": "7,8,999999"}, headers=auth).json()
+    assert answer["success"] and [(r["id"], r["status"]) for r in answer["result"]] == [
+        (7, "memberof"),
+        (8, "notmemberof"),
+        (999999, "skipped"),
+    ]
+    assert answer["result"][2]["reasons"][0]["code"] == "1004"
+    too_many = httpx.get(path, params=[("id", str(i)) for i in range(1, 302)], headers=auth)
+    assert too_many.json()["errors"][0]["code"] == "1003"
+
+
+def test_linkedin_cannot_say_what_a_segment_holds(linkedin: FakeLinkedIn) -> None:
+    client = linkedin_client(linkedin)
+    client.deliver(users("add", ["a@example.com"]))
+    assert client.applied("b1", users("add", ["a@example.com"])) is None
+    assert len(linkedin.requests) == 1  # nothing was asked or sent
+
+
 def test_marketo_secrets_never_in_urls_exceptions_or_logs(
     marketo: FakeMarketo, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -44,6 +44,12 @@ CREATE TABLE IF NOT EXISTS ops.activation_log (
 )"""
 
 
+def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """The state, the log and the batch ledger, created when missing."""
+    for ddl in (STATE_DDL, LOG_DDL, BATCH_DDL):
+        con.execute(ddl)
+
+
 @dataclass
 class DeliveryReport:
     """What one activation run found and did."""
@@ -156,8 +162,7 @@ def plan_changes(
     report: DeliveryReport | None = None,
 ) -> tuple[list[Change], list[Change], dict[str, dict], DeliveryReport]:
     """Adds and removes against the acknowledged state; also the state as member -> payload."""
-    con.execute(STATE_DDL)
-    con.execute(LOG_DDL)
+    ensure_tables(con)
     report = report or DeliveryReport()
     _count_unreachable(con, destination, segment, report)
     sql, params = desired_sql(destination, segment)
@@ -206,8 +211,7 @@ def reconcile(
     a run still sending.
     """
     with connect() as con:
-        for ddl in (STATE_DDL, LOG_DDL, BATCH_DDL):
-            con.execute(ddl)
+        ensure_tables(con)
         batches = pending_batches(con, destination.name, segment)
     for batch in batches:
         applied = transport.applied(batch.batch_id, batch.changes)
@@ -248,6 +252,7 @@ def deliver(
     size = max(1, transport.max_batch)
     for start in range(0, len(changes), size):
         with connect() as con:
+            ensure_tables(con)
             batch = open_batch(
                 con, destination.name, segment, changes[start : start + size], run_id
             )

@@ -35,7 +35,11 @@ class OutboxTransport:
     """Acknowledges every change once its batch file is on disk; see the module docstring.
 
     `membership` is what the destination held before the run (member id -> payload); the caller
-    sets it once the run's plan is known, and the run's changes are applied to it."""
+    sets it once the run's plan is known, and the run's changes are applied to it. Batches hold
+    as many changes as the real API takes in one call."""
+
+    MARKETO_BATCH = 300
+    LINKEDIN_BATCH = 5000
 
     def __init__(
         self,
@@ -51,7 +55,8 @@ class OutboxTransport:
         self.as_of = as_of
         self.membership = dict(membership or {})
         self.files: list[Path] = []
-        self.max_batch = 300 if isinstance(destination, MarketoStaticList) else 5000
+        marketo = isinstance(destination, MarketoStaticList)
+        self.max_batch = self.MARKETO_BATCH if marketo else self.LINKEDIN_BATCH
 
     def _request(self, changes: list[Change]) -> dict[str, Any]:
         destination = self.destination
