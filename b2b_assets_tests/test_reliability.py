@@ -29,6 +29,7 @@ from dagster import AssetKey, AssetSelection, DagsterInstance, DagsterRunStatus
 from dagster._core.events import DagsterEvent, DagsterEventType
 from dagster._core.test_utils import create_run_for_test
 
+from b2b_assets.recover import main as recover_main
 from b2b_assets.recover import process_alive, recover
 from b2b_assets_tests.conftest import REPO_ROOT, copy_demo, materialize_env, query
 
@@ -492,7 +493,7 @@ def test_recover_frees_the_slot_of_a_dead_run_and_leaves_a_live_run(tmp_path: Pa
 
 
 def test_killed_cli_run_is_recovered_and_the_next_run_in_the_same_instance_completes(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """SIGKILL `dagster asset materialize` while a step holds the `duckdb` pool slot; the run
     stays STARTED holding it. `python -m b2b_assets.recover` marks it failed and frees the
@@ -523,17 +524,12 @@ def test_killed_cli_run_is_recovered_and_the_next_run_in_the_same_instance_compl
         assert record.dagster_run.status == DagsterRunStatus.STARTED
         assert instance.event_log_storage.get_concurrency_run_ids() == {killed}
 
-    recovery = subprocess.run(
-        [sys.executable, "-m", "b2b_assets.recover"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=CLI_TIMEOUT,
-    )
-    assert recovery.returncode == 0, recovery.stderr
-    assert f"run {killed}" in recovery.stdout and "STARTED -> FAILURE" in recovery.stdout
-    assert "duckdb:raw__crm_1__" in recovery.stdout
+    # `python -m b2b_assets.recover`, called in this process to spare a Python start.
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    assert recover_main([]) == 0
+    printed = capsys.readouterr().out
+    assert f"run {killed}" in printed and "STARTED -> FAILURE" in printed, printed
+    assert "duckdb:raw__crm_1__" in printed
 
     after = Materialization.start(env, stall_seconds=40.0, select=CRM_1_RAW)
     code = after.finish()
