@@ -1,12 +1,15 @@
 """Freshness beside the graph: landing-folder sensors, declarative automation, schedules.
 
-- A sensor per source instance watches its landing folder and launches that source's raw assets
-  when a data file appears, changes or disappears (cursor: path -> size and mtime; run key: a hash
-  of the changed files, so the same drop never triggers twice). Producers drop files by writing
-  under a name starting with `.` or `_`, or ending in `.tmp`/`.part`, then renaming; such names are
-  never read, and a file younger than the settle time is taken on a later tick.
-- Everything downstream of raw follows on its own (`AutomationCondition.eager()`), evaluated by the
-  `automation` sensor; assets whose inputs did not change are not recomputed.
+- A sensor per source instance watches its landing folder and launches one run of the source's raw
+  assets it touched and everything downstream of them, so a drop reaches the audiences and the
+  outbox in a single run (cursor: path -> size and mtime; run key: a hash of the changed files, so
+  the same drop never triggers twice). Producers drop files by writing under a name starting with
+  `.` or `_`, or ending in `.tmp`/`.part`, then renaming; such names are never read, and a file
+  younger than the settle time is taken on a later tick.
+- Everything downstream of raw also follows on its own (`AutomationCondition.eager()`), evaluated
+  by the `automation` sensor: it builds the graph the first time (while some raw table is still
+  missing the landing runs carry raw assets only) and propagates whatever a landing run did not
+  carry; assets that a run already brought up to date are not requested again.
 - Time moves even when data does not: `audience_refresh` re-evaluates audiences and activations
   every 15 minutes; `nightly_full_refresh` rebuilds everything at 02:00 UTC.
 """
@@ -46,6 +49,9 @@ from b2b_assets.sources.reader import EXTENSIONS, raw_table_name
 IN_PROGRESS_SUFFIXES = (".tmp", ".part", ".crdownload", ".inprogress")
 SETTLE_SECONDS = float(os.environ.get("B2B_SETTLE_SECONDS", "1.0"))
 DOWNSTREAM = AutomationCondition.eager()
+# The daemon evaluates sensors in a loop of about 5 s; 1 s lets the file sensors tick on every loop.
+LANDING_INTERVAL_SECONDS = 1
+AUTOMATION_INTERVAL_SECONDS = 5
 
 
 def is_data_file(path: Path) -> bool:
@@ -89,6 +95,27 @@ def read_cursor(text: str | None) -> tuple[dict[str, list[int]], int]:
     return data.get("files", {}), int(data.get("runs", 0))
 
 
+def with_downstream(context: SensorEvaluationContext, keys: Sequence[AssetKey]) -> list[AssetKey]:
+    """The keys and every asset downstream of them, so one run carries a change to the outbox.
+
+    Only the keys when an asset below also reads a table that was never materialized (a first
+    start, while other sources are still loading): the eager conditions then build it once every
+    parent exists. Also only the keys for a sensor evaluated without its definitions.
+    """
+    repository = context.repository_def
+    if repository is None or not keys:
+        return list(keys)
+    graph = repository.asset_graph
+    selected = set(keys)
+    below = AssetSelection.assets(*keys).downstream().resolve(graph) - selected
+    others = {parent for k in below for parent in graph.get(k).parent_keys} - selected - below
+    if others:
+        latest = context.instance.get_latest_materialization_events(sorted(others))
+        if any(latest.get(k) is None for k in others):
+            return list(keys)
+    return [*keys, *sorted(below, key=lambda k: k.to_user_string())]
+
+
 def watch_files(
     context: SensorEvaluationContext,
     name: str,
@@ -98,9 +125,12 @@ def watch_files(
 ) -> RunRequest | SkipReason:
     """One tick: compare the files with the cursor, ask for a run of what changed.
 
-    The cursor keeps each settled file's (size, mtime) and how many runs were requested; the run
-    key is the source, that count and a hash of the changes, so one drop runs once, and a file that
-    returns to an earlier state still gets a run of its own.
+    The run carries the raw assets of the changed objects and everything downstream of them (see
+    `with_downstream`). The sensor's first run, which catches up with whatever is already there,
+    carries raw assets only: the eager conditions then build what follows once, rather than once
+    per source. The cursor keeps each settled file's (size, mtime) and how many runs were
+    requested; the run key is the source, that count and a hash of the changes, so one drop runs
+    once, and a file that returns to an earlier state still gets a run of its own.
     """
     previous, runs = read_cursor(context.cursor)
     now_ns = time.time_ns()
@@ -120,19 +150,22 @@ def watch_files(
     # Unsettled files keep their previous state, so they are looked at again.
     files = {p: list(state) for p, state in settled.items()}
     files.update({p: previous[p] for p in unsettled if p in previous})
+    first = runs == 0
     runs += 1
     context.update_cursor(json.dumps({"files": files, "runs": runs}, sort_keys=True))
+    keys = selection(changed | removed)
     fingerprint = json.dumps({p: files.get(p) for p in sorted(changed | removed)}, sort_keys=True)
     digest = hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
     return RunRequest(
         run_key=f"{name}:{runs}:{digest}",
-        asset_selection=selection(changed | removed),
+        asset_selection=keys if first else with_downstream(context, keys),
         tags={"b2b/source": name, "b2b/trigger": "landing"},
     )
 
 
 def landing_sensor(source: SourceInstance, folder: Path) -> SensorDefinition:
-    """Launch the source's raw assets for the objects whose files changed since the last tick."""
+    """Launch the source's raw assets for the objects whose files changed since the last tick, and
+    everything downstream of them."""
     specs = OBJECTS_BY_TYPE[source.type]
     keys = {
         spec.name.lower(): AssetKey(["raw", raw_table_name(source.name, spec)]) for spec in specs
@@ -144,9 +177,12 @@ def landing_sensor(source: SourceInstance, folder: Path) -> SensorDefinition:
 
     @sensor(
         name=f"landing_{source.name}",
-        description=f"New, changed or removed extracts in {folder} launch {source.name}'s raw assets.",
-        asset_selection=AssetSelection.assets(*keys.values()),
-        minimum_interval_seconds=5,
+        description=(
+            f"New, changed or removed extracts in {folder} launch {source.name}'s raw assets "
+            "and everything downstream of them."
+        ),
+        asset_selection=AssetSelection.assets(*keys.values()).downstream(),
+        minimum_interval_seconds=LANDING_INTERVAL_SECONDS,
         default_status=DefaultSensorStatus.RUNNING,
     )
     def _landing(context: SensorEvaluationContext):
@@ -157,15 +193,18 @@ def landing_sensor(source: SourceInstance, folder: Path) -> SensorDefinition:
 
 
 def reference_sensor(data_dir: Path) -> SensorDefinition:
-    """`fx_rates.csv` (reference data beside the landing folders) launches `raw.fx_rates`; the raw
-    opportunities that are checked against it follow through their automation condition."""
+    """`fx_rates.csv` (reference data beside the landing folders) launches `raw.fx_rates` and
+    everything downstream of it (the raw opportunities checked against it and what they feed)."""
     key = AssetKey(["raw", FX_RATES.table])
 
     @sensor(
         name="reference_data",
-        description=f"A new or changed {data_dir / 'fx_rates.csv'} launches raw/fx_rates.",
-        asset_selection=AssetSelection.assets(key),
-        minimum_interval_seconds=5,
+        description=(
+            f"A new or changed {data_dir / 'fx_rates.csv'} launches raw/fx_rates and everything "
+            "downstream of it."
+        ),
+        asset_selection=AssetSelection.assets(key).downstream(),
+        minimum_interval_seconds=LANDING_INTERVAL_SECONDS,
         default_status=DefaultSensorStatus.RUNNING,
     )
     def _reference(context: SensorEvaluationContext):
@@ -221,7 +260,7 @@ def automation_definitions(data_dir: Path, config: SourcesConfig, checks: list) 
                 "automation",
                 target=AssetSelection.all(),
                 default_status=DefaultSensorStatus.RUNNING,
-                minimum_interval_seconds=5,
+                minimum_interval_seconds=AUTOMATION_INTERVAL_SECONDS,
                 description="Evaluates the eager conditions that propagate changes downstream.",
             ),
             build_sensor_for_freshness_checks(

@@ -109,9 +109,16 @@ class Ticker:
     sensor: dagster.SensorDefinition
     cursor: str | None = None
     run_keys: list[str] = field(default_factory=list)
+    definitions: dagster.Definitions | None = None  # to resolve what is downstream of raw
+    instance: dagster.DagsterInstance | None = None  # what was materialized
 
     def tick(self) -> RunRequest | SkipReason:
-        context = dagster.build_sensor_context(sensor_name=self.sensor.name, cursor=self.cursor)
+        context = dagster.build_sensor_context(
+            sensor_name=self.sensor.name,
+            cursor=self.cursor,
+            definitions=self.definitions,
+            instance=self.instance,
+        )
         result = self.sensor(context)
         assert isinstance(result, RunRequest | SkipReason), result
         if isinstance(result, RunRequest):
@@ -316,16 +323,20 @@ def test_repeated_states_still_get_new_run_keys(marketo):
 
 
 def test_landing_sensors_of_the_demo(demo: Demo):
-    """One sensor per source, RUNNING by default, targeting exactly that source's raw assets; on
-    the demo's folders the first tick requests every object present."""
+    """One sensor per source, RUNNING by default, targeting that source's raw assets and what is
+    downstream of them (no other raw asset); on the demo's folders the first tick requests every
+    object present, raw assets only (the catch-up: the eager conditions build the rest once)."""
     sources = yaml.safe_load((demo.data / "sources.yaml").read_text())["sources"]
     for source in sources:
         sensor = demo.defs.get_sensor_def(f"landing_{source['name']}")
         assert sensor.default_status == DefaultSensorStatus.RUNNING
+        assert sensor.minimum_interval_seconds == automation.LANDING_INTERVAL_SECONDS
         wanted = {
             raw(f"{source['name']}__{spec.table}") for spec in OBJECTS_BY_TYPE[source["type"]]
         }
-        assert sensor.asset_selection.resolve(demo.graph) == wanted
+        targeted = sensor.asset_selection.resolve(demo.graph)
+        assert {k for k in targeted if k.path[0] == "raw"} == wanted
+        assert key("audience/new_product_upsell") in targeted
     sensor = demo.defs.get_sensor_def("landing_marketo_1")
     context = dagster.build_sensor_context(definitions=demo.defs, sensor_name=sensor.name)
     data = sensor.evaluate_tick(context)
@@ -498,6 +509,75 @@ def test_eager_conditions_follow_the_landing_sensor(tmp_path: Path, monkeypatch)
         "SELECT count(*) FROM b2b.experience_event WHERE event_key = '990001@marketo_1'",
     )
     assert visits[0][0] == 1
+
+    # Every table below known to the instance: the next visit's landing run carries the events
+    # too. Built in one run (here: the part of it this test builds), nothing is left for the
+    # automation to ask for: no second run.
+    built = {EVENT, ACCOUNT, *(p for ps in PARENTS.values() for p in ps)}
+    report_materialized(instance, sorted(set(demo.graph.get_all_asset_keys()) - built, key=str))
+    put(activities, activities.read_text(encoding="utf-8") + VISIT.replace("990001", "990003"))
+    ticker.definitions, ticker.instance = demo.defs, instance
+    request = ticker.run()
+    assert EVENT in request.asset_selection
+    assert ACCOUNT not in request.asset_selection
+    materialize([raw("marketo_1__activities"), EVENT])
+    keys, cursor = requested(cursor)
+    assert keys == set()
+    visits = query(
+        demo.warehouse,
+        "SELECT count(*) FROM b2b.experience_event WHERE event_key = '990003@marketo_1'",
+    )
+    assert visits[0][0] == 1
+
+
+def report_materialized(instance: dagster.DagsterInstance, keys) -> None:
+    """Record materializations without building anything: the instance then knows the tables."""
+    for k in keys:
+        instance.report_runless_asset_event(dagster.AssetMaterialization(k))
+
+
+def test_a_drop_is_one_run_down_to_the_outbox(tmp_path: Path, monkeypatch):
+    """After its first run, a landing sensor's run carries the touched raw assets and everything
+    downstream of them (the audiences, the activations), and nothing unrelated; as long as a table
+    below was never materialized, raw assets only (the eager conditions wait for every parent)."""
+    demo = build_demo(tmp_path, monkeypatch)
+    graph = demo.graph
+    instance = dagster.DagsterInstance.ephemeral()
+    sensor = demo.defs.get_sensor_def("landing_marketo_1")
+    ticker = Ticker(sensor, definitions=demo.defs, instance=instance)
+    activities = demo.data / "landing" / "marketo_1" / "activities.csv"
+    original = activities.read_text(encoding="utf-8")
+    assert all(k.path[0] == "raw" for k in ticker.run().asset_selection)  # the catch-up
+    put(activities, original + VISIT)
+    assert ticker.run().asset_selection == [raw("marketo_1__activities")]  # nothing built yet
+
+    report_materialized(instance, sorted(graph.get_all_asset_keys(), key=str))
+    put(activities, original + VISIT + VISIT.replace("990001", "990002"))
+    request = ticker.run()
+    below = AssetSelection.assets(raw("marketo_1__activities")).downstream().resolve(graph)
+    assert set(request.asset_selection) == below
+    assert request.asset_selection[0] == raw("marketo_1__activities")
+    assert {EVENT, key("audience/new_product_upsell")} < below
+    assert any(k.path[0] == "activation" for k in below)
+    assert ACCOUNT not in below  # its parents did not change
+    assert [k for k in below if k.path[0] == "raw"] == [raw("marketo_1__activities")]
+    assert below <= sensor.asset_selection.resolve(graph)  # within the sensor's target
+    assert request.tags == {"b2b/source": "marketo_1", "b2b/trigger": "landing"}
+    ticker.skip()
+    # A sensor without a cursor catches up with raw assets only, whatever was materialized.
+    fresh = Ticker(sensor, definitions=demo.defs, instance=instance)
+    assert all(k.path[0] == "raw" for k in fresh.run().asset_selection)
+
+    rates = raw("fx_rates")
+    reference = Ticker(
+        demo.defs.get_sensor_def("reference_data"), definitions=demo.defs, instance=instance
+    )
+    assert reference.run().asset_selection == [rates]
+    fx = demo.data / "fx_rates.csv"
+    put(fx, "currency,rate_to_usd\nEUR,1.08\nJPY,0.0067\n")
+    selection = set(reference.run().asset_selection)
+    assert {rates, raw("crm_1__opportunity"), key("b2b/opportunity")} < selection
+    assert selection == AssetSelection.assets(rates).downstream().resolve(graph)
 
 
 def test_reference_sensor_loads_the_rates_once_per_change(tmp_path):

@@ -11,19 +11,22 @@ What it does, all in a temporary folder and on 127.0.0.1 only:
    DAGSTER_HOME holding the repository's `dagster.yaml`;
 2. starts `dagster dev` on a free local port with B2B_DATA_DIR, B2B_WAREHOUSE, B2B_OUTBOX and
    B2B_AS_OF=2026-11-15T00:00:00Z pointing there, and waits until the runs launched by the landing
-   sensors and the automation sensor have settled: `audience.new_product_upsell` holds
-   p2@townsend.com and no run is queued or in progress. The sensors alone never build it (nothing
-   launches raw/fx_rates, see BOOTSTRAP): after 30 idle seconds the script materializes
-   raw/fx_rates and the raw opportunities once with `dagster asset materialize` against the same
-   instance (disable with --no-bootstrap), and the automation sensor builds the rest;
+   sensors, the reference-data sensor and the automation sensor have settled:
+   `audience.new_product_upsell` holds p2@townsend.com and no run is queued or in progress. Should
+   the sensors leave it unbuilt for 30 idle seconds, the script materializes raw/fx_rates and the
+   raw opportunities once with `dagster asset materialize` against the same instance (see
+   BOOTSTRAP; disable with --no-bootstrap), and the automation sensor builds the rest;
 3. N times: drops a part file (written as `*.csv.tmp`, then renamed) with a Visit Webpage of
    /products/new-software for a person of an account above $1M who is not yet in the audience,
    and measures the seconds until the person is in the audience (the warehouse is polled
    read-only, retrying while a writer holds the lock) and until the outbox holds a requests file
    adding them (LinkedIn: the SHA-256 of the email; Marketo 1's list: the Marketo 1 lead id, for
-   people who have one);
-4. prints each measurement, the median and the maximum, then stops the `dagster dev` process
-   group (SIGTERM, then SIGKILL after a grace period) and removes the temporary folder.
+   people who have one); then lists the runs created since the drop, from the instance, with the
+   seconds after the drop at which each was created (sensor tick), started (queue and launch)
+   and ended, so the time can be told apart;
+4. prints each measurement, the median and the maximum and the load average, then stops the
+   `dagster dev` process group (SIGTERM, then SIGKILL after a grace period) and removes the
+   temporary folder.
 
 Every wait has a timeout, so the script always ends by itself. Exit status 0 when every
 repetition was measured, 1 otherwise.
@@ -48,6 +51,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -356,12 +360,11 @@ def _group_alive(pgid: int) -> bool:
 # --------------------------------------------------------------------------------------------
 
 
-# The reference data (raw/fx_rates) is watched by no landing sensor and has no automation
-# condition, so on a fresh instance nothing ever loads it: b2b/opportunity (and all that needs it,
-# down to the audience) waits on a missing parent until the nightly full refresh, and the raw
-# opportunities are loaded before any rate exists (EUR rows quarantined). The workaround: load it,
-# and the raw opportunities that read it, once from the CLI against the same instance; the
-# automation sensor then propagates the rest.
+# A fallback for instances whose sensors never load the reference data (raw/fx_rates has no
+# automation condition; the `reference_data` sensor loads it): then b2b/opportunity, and all that
+# needs it down to the audience, would wait on a missing parent until the nightly full refresh.
+# The fallback loads it, and the raw opportunities that read it, once from the CLI against the
+# same instance; the automation sensor then propagates the rest.
 BOOTSTRAP = ("raw/fx_rates", "raw/crm_1__opportunity", "raw/crm_2__opportunity")
 
 
@@ -372,7 +375,7 @@ def bootstrap(dev: DagsterDev, timeout: float = 300.0) -> None:
         *("asset", "materialize", "-m", "b2b_assets.definitions"),
         *("--select", ",".join(BOOTSTRAP)),
     ]
-    log(f"workaround: nothing launches raw/fx_rates; materializing {', '.join(BOOTSTRAP)} once")
+    log(f"fallback: raw/fx_rates was not loaded; materializing {', '.join(BOOTSTRAP)} once")
     with (dev.env.root / "bootstrap.log").open("wb") as out:
         done = subprocess.run(
             command,
@@ -448,6 +451,38 @@ class Measurement:
     email: str
     audience: float | None
     outbox: float | None
+    dropped_at: float  # wall-clock time of the rename
+
+
+def runs_since(env: Env, since: float) -> list[str]:
+    """The runs created after `since` (wall clock): who launched them, how many assets, and the
+    seconds after `since` at which each was created, started and ended."""
+    from dagster import DagsterInstance, RunsFilter
+    from dagster._core.instance.ref import InstanceRef
+
+    instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(env.home)))
+    try:
+        records = instance.get_run_records(
+            filters=RunsFilter(created_after=datetime.fromtimestamp(since, tz=UTC))
+        )
+    finally:
+        instance.dispose()
+
+    def at(value: float | None) -> str:
+        return "-" if value is None else f"{value - since:5.1f}"
+
+    lines = []
+    for record in sorted(records, key=lambda r: r.create_timestamp):
+        run = record.dagster_run
+        launched_by = run.tags.get("dagster/sensor_name") or run.tags.get(
+            "dagster/schedule_name", "manual"
+        )
+        lines.append(
+            f"{launched_by:<24} {len(run.asset_selection or []):>3} assets  "
+            f"created {at(record.create_timestamp.timestamp())}  started {at(record.start_time)}  "
+            f"ended {at(record.end_time)}  {run.status.value}"
+        )
+    return lines
 
 
 def measure_one(dev: DagsterDev, index: int, person: Person, timeout: float) -> Measurement:
@@ -456,8 +491,10 @@ def measure_one(dev: DagsterDev, index: int, person: Person, timeout: float) -> 
     digest = hashlib.sha256(email.encode()).hexdigest()
     path = drop_visit(env, person.instance, index, person.lead_id)
     t0 = time.monotonic()
+    dropped_at = time.time()
     log(
-        f"#{index}: dropped {path.relative_to(env.data)} ({person.instance} lead {person.lead_id}, {email})"
+        f"#{index}: dropped {path.relative_to(env.data)} ({person.instance} lead {person.lead_id}, "
+        f"{email}); load average {os.getloadavg()[0]:.2f}"
     )
     in_audience = in_outbox = None
     last_db_poll = 0.0
@@ -485,7 +522,7 @@ def measure_one(dev: DagsterDev, index: int, person: Person, timeout: float) -> 
         time.sleep(0.25)
     else:
         log(f"#{index}: timed out after {timeout:.0f}s")
-    return Measurement(email, in_audience, in_outbox)
+    return Measurement(email, in_audience, in_outbox, dropped_at)
 
 
 def summary(name: str, values: list[float | None]) -> str:
@@ -536,8 +573,11 @@ def main(argv: list[str] | None = None) -> int:
                 log("no candidate left outside the audience: stopping early")
                 break
             people.remove(remaining[0])
-            results.append(measure_one(dev, index, remaining[0], args.timeout))
+            result = measure_one(dev, index, remaining[0], args.timeout)
+            results.append(result)
             wait_settled(dev, args.timeout)
+            for line in runs_since(env, result.dropped_at):
+                log(f"#{index}:   run {line}")
         if len(results) < args.repetitions:
             log(f"only {len(results)} of {args.repetitions} repetitions: too few candidates")
         status = 0 if results and all(r.audience and r.outbox for r in results) else 1
@@ -559,6 +599,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {r.email:<20} audience {audience:>7}  outbox {outbox:>7}")
     print(summary("audience", [r.audience for r in results]))
     print(summary("outbox", [r.outbox for r in results]))
+    print("load average (1, 5, 15 min) at the end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     return status
 
 
