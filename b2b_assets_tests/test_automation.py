@@ -411,9 +411,15 @@ def test_every_raw_asset_is_launched_by_a_sensor_or_a_condition(demo: Demo):
 
 
 def test_the_instance_limits_the_duckdb_pool_to_one_step():
-    settings = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
+    from dagster._core.instance.config import dagster_instance_config
+
+    settings, _ = dagster_instance_config(str(REPO_ROOT))  # validated as `dagster dev` does
     assert settings["concurrency"]["pools"]["default_limit"] == 1
     assert settings["concurrency"]["pools"]["granularity"] == "op"
+    assert settings["run_monitoring"]["enabled"]
+    # A sensor's run leaves the queue within a second; sensors are evaluated side by side.
+    assert settings["run_queue"]["dequeue_interval_seconds"] == 1
+    assert settings["sensors"]["use_threads"]
 
 
 def test_raw_assets_of_sources_carry_a_freshness_policy_and_check(demo: Demo):
