@@ -9,5 +9,9 @@ export B2B_AS_OF="${B2B_AS_OF:-2026-11-15T00:00:00Z}"
 export DAGSTER_HOME="${DAGSTER_HOME:-$PWD/.dagster_home}"
 mkdir -p "$DAGSTER_HOME"
 [ -f "$DAGSTER_HOME/dagster.yaml" ] || cp dagster.yaml "$DAGSTER_HOME/dagster.yaml"
+# A run of this DAGSTER_HOME killed earlier (SIGKILL, OOM, reboot) would keep its duckdb pool
+# slot and make this run wait forever: mark such runs failed and free their slots. Runs whose
+# process is alive are left alone.
+.venv/bin/python -m b2b_assets.recover
 .venv/bin/dagster asset materialize -m b2b_assets.definitions --select '*'
 .venv/bin/python -m b2b_assets.show

@@ -10,19 +10,22 @@ Each of the N rounds:
    audience.* tables as on the clean inputs, every raw table with the clean row count, and
    raw.quarantine holding exactly the bad rows still in the files;
 2. runs `dagster asset materialize -m b2b_assets.definitions --select '*'` and, at random,
-   SIGKILLs it after a random delay; after a kill the warehouse must still open;
+   SIGKILLs it after a random delay; after a kill the warehouse must still open, and
+   `python -m b2b_assets.recover` marks the dead run failed and frees the `duckdb` pool slot
+   it held in the shared Dagster instance (else the next run would wait for it forever);
 3. at random removes this round's bad rows again (or keeps them for the next rounds);
 4. when the run was killed or the inputs changed, runs the graph once more, cleanly;
 5. compares the warehouse with the recorded expectation.
 
-It prints what it did and the counts: runs, kills, bad-row cases, mismatches; it exits 1 on any
-mismatch. The baseline is a clean run on a fresh warehouse over the unmodified demo data.
+It prints what it did and the counts: runs, kills, recovered runs, bad-row cases, mismatches;
+it exits 1 on any mismatch. The baseline is a clean run on a fresh warehouse over the unmodified demo data.
 
     .venv/bin/python scripts/fault_injection.py [-n 5] [--seed 7] [--workdir DIR]
         [--instance-per-run]
 
 By default all runs share one DAGSTER_HOME holding the project's dagster.yaml, as README.md sets
-it up; a run that stops making progress for STALL_SECONDS is killed and reported as stalled.
+it up, and the recovery command runs on it after every kill; a run that still stops making
+progress for STALL_SECONDS is killed and reported as stalled.
 """
 
 from __future__ import annotations
@@ -173,6 +176,22 @@ class Runner:
 
     def log_path(self) -> Path:
         return self.homes / f"run-{self.processes:03d}.log"
+
+    def recover(self) -> tuple[int, str | None]:
+        """Run `python -m b2b_assets.recover` on the instance of the last run: how many runs it
+        recovered (marked failed, slots freed), and its output if it failed."""
+        env = {**os.environ, "DAGSTER_HOME": str(self.home())}
+        done = subprocess.run(
+            [sys.executable, "-m", "b2b_assets.recover"],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=RUN_TIMEOUT,
+        )
+        if done.returncode != 0:
+            return 0, (done.stdout + done.stderr).strip()[-2000:]
+        return sum("-> FAILURE" in line for line in done.stdout.splitlines()), None
 
     def run(self, kill_after: float | None = None) -> tuple[str, float]:
         """Materialize everything: 'ok', 'failed', 'killed' (SIGKILL after `kill_after`
@@ -377,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     runner.processes = baseline.processes
     files = [LandingFile.read(path, data) for path in sorted((data / "landing").glob("*/*.csv"))]
     by_path = {f.path: f for f in files}
-    rounds = kills = bad_cases = mismatches = 0
+    rounds = kills = recovered = bad_cases = mismatches = 0
     kept_reasons: list[str] = []  # the reasons the bad rows still in the files must get
     for round_ in range(1, args.runs + 1):
         rounds += 1
@@ -403,11 +422,18 @@ def main(argv: list[str] | None = None) -> int:
         kill_after = rng.uniform(2.0, seconds) if rng.random() < 0.5 else None
         outcome, took = runner.run(kill_after)
         problems: list[str] = []
+        notes_after: list[str] = []
         if outcome == "killed":
             kills += 1
             error = opens(runner.warehouse)
             if error:
                 problems.append(f"the warehouse does not open after the kill: {error}")
+            if shared:
+                count, failure = runner.recover()
+                recovered += count
+                notes_after.append(f"{count} dead run(s) recovered")
+                if failure:
+                    problems.append(f"python -m b2b_assets.recover failed: {failure}")
         elif outcome != "ok":
             problems.append(f"the run {outcome}: {runner.last_line} ({runner.log_path()})")
 
@@ -432,6 +458,7 @@ def main(argv: list[str] | None = None) -> int:
             f" {'kept' if keep else 'removed after the run'}: {', '.join(notes)}" if notes else ""
         )
         run = f"run {outcome}" + (f" after {kill_after:.1f}s" if outcome == "killed" else "")
+        run += "".join(f", {note}" for note in notes_after)
         print(
             f"round {round_}: {bad_rows}; {run} ({took:.0f}s)"
             f"{'; clean rerun' if rerun else ''}; "
@@ -443,7 +470,8 @@ def main(argv: list[str] | None = None) -> int:
             break
 
     print(
-        f"runs: {rounds}, kills: {kills}, bad-row cases: {bad_cases}, mismatches: {mismatches} "
+        f"runs: {rounds}, kills: {kills}, recovered: {recovered}, bad-row cases: {bad_cases}, "
+        f"mismatches: {mismatches} "
         f"(processes started: {runner.processes}, seed {seed})",
         flush=True,
     )

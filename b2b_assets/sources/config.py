@@ -83,14 +83,16 @@ class SourcesConfig(BaseModel):
 
 
 def landing_dir(data_dir: Path, source: SourceInstance) -> Path:
-    """The folder of a source's extracts; an override may not leave the data folder."""
+    """The folder of a source's extracts, with every symlink and `..` resolved: it must be in
+    the data folder (an absolute `path:` too), or this is a SourcesConfigError."""
     root = data_dir.resolve()
-    folder = (root / (source.path or f"landing/{source.name}")).resolve()
+    where = f"{data_dir / 'sources.yaml'}: source {source.name!r} path {source.path!r}"
+    try:
+        folder = (root / (source.path or f"landing/{source.name}")).resolve()
+    except (ValueError, OSError, RuntimeError) as exc:  # NUL byte, symlink loop, ...
+        raise SourcesConfigError(f"{where} is not a usable folder: {exc}") from exc
     if folder != root and root not in folder.parents:
-        raise SourcesConfigError(
-            f"{data_dir / 'sources.yaml'}: source {source.name!r} path {source.path!r} "
-            f"leaves the data folder {root}"
-        )
+        raise SourcesConfigError(f"{where} leaves the data folder {root} (it is {folder})")
     return folder
 
 
