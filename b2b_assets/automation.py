@@ -52,6 +52,8 @@ DOWNSTREAM = AutomationCondition.eager()
 # The daemon evaluates sensors in a loop of about 5 s; 1 s lets the file sensors tick on every loop.
 LANDING_INTERVAL_SECONDS = 1
 AUTOMATION_INTERVAL_SECONDS = 5
+# Windows of hours: a check a minute is plenty, and leaves the machine to the landing runs.
+FRESHNESS_INTERVAL_SECONDS = 60
 
 
 def is_data_file(path: Path) -> bool:
@@ -264,7 +266,9 @@ def automation_definitions(data_dir: Path, config: SourcesConfig, checks: list) 
                 description="Evaluates the eager conditions that propagate changes downstream.",
             ),
             build_sensor_for_freshness_checks(
-                freshness_checks=checks, default_status=DefaultSensorStatus.RUNNING
+                freshness_checks=checks,
+                default_status=DefaultSensorStatus.RUNNING,
+                minimum_interval_seconds=FRESHNESS_INTERVAL_SECONDS,
             ),
         ],
         "schedules": [

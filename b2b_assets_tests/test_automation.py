@@ -383,6 +383,7 @@ def test_automation_and_freshness_sensors_run_by_default(demo: Demo):
     assert auto.asset_selection.resolve(demo.graph) == set(demo.graph.get_all_asset_keys())
     freshness = demo.defs.get_sensor_def("freshness_checks_sensor")
     assert freshness.default_status == DefaultSensorStatus.RUNNING
+    assert freshness.minimum_interval_seconds == automation.FRESHNESS_INTERVAL_SECONDS
     sensors = {s.name for s in demo.defs.sensors or []}
     assert {"landing_crm_1", "landing_crm_2", "landing_marketo_1", "landing_marketo_2"} < sensors
 
