@@ -293,8 +293,8 @@ def test_killed_run_leaves_every_table_as_before_and_a_clean_run_recovers(demo: 
     before, and the next clean run gives what a run on a fresh warehouse gave.
 
     The next run uses a Dagster instance of its own: in the killed run's instance its `duckdb`
-    pool slot stays claimed until the daemon's run monitoring (`dagster dev`) marks the dead run
-    failed and frees it (dagster.yaml `run_monitoring`)."""
+    pool slot stays claimed until `python -m b2b_assets.recover` or the daemon's run monitoring
+    (`dagster dev`) marks the dead run failed and frees it (see the recovery tests below)."""
     warehouse = demo.copy_reference("killed")
     env = cli_env(demo, warehouse, "killed")
     run = Materialization.start(env)
