@@ -37,12 +37,14 @@ def publish_table(
     schema: pa.DataFrameSchema,
     build: Builder,
     prepare: Callable[[duckdb.DuckDBPyConnection], Any] | None = None,
+    scope: Callable[[duckdb.DuckDBPyConnection], str | None] | None = None,
 ) -> MaterializeResult:
     """Run `build` in one transaction, validate the table it made, commit only if valid.
 
     A failed check or an exception rolls everything back, so the last good table stays.
     `prepare` runs first on the same connection, outside the transaction (for work that only
-    touches connection-local temporary tables).
+    touches connection-local temporary tables). `scope`, asked after the build, may limit the
+    check to the rows the build added (a SQL predicate; see `validate_table`).
     """
     key = context.asset_key
     table = table_name(key)
@@ -55,7 +57,8 @@ def publish_table(
         try:
             extra = dict(build(con) or {})
             built = time.perf_counter()
-            check = validate_table(con, key, table, schema)
+            where = scope(con) if scope is not None else None
+            check = validate_table(con, key, table, schema, where)
             validated = time.perf_counter()
             rows = scalar(con, f"SELECT count(*) FROM {table}")
             preview = markdown_preview(con, table)

@@ -29,6 +29,8 @@ class TableAsset:
     select: str | None = None
     build: Statements | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    # Limits the schema check to the rows a build added (see publish_table).
+    scope: Callable[[duckdb.DuckDBPyConnection], str | None] | None = None
 
     def run(self, con: duckdb.DuckDBPyConnection, context: AssetExecutionContext):
         if self.build is not None:
@@ -52,6 +54,8 @@ def build_table_asset(spec: TableAsset, group: str) -> AssetsDefinition:
         automation_condition=DOWNSTREAM,
     )
     def _table(context: AssetExecutionContext, warehouse: DuckDBWarehouse):
-        return publish_table(context, warehouse, spec.schema, lambda con: spec.run(con, context))
+        return publish_table(
+            context, warehouse, spec.schema, lambda con: spec.run(con, context), scope=spec.scope
+        )
 
     return _table

@@ -631,6 +631,93 @@ def test_activities_of_an_unknown_lead_are_kept(con, tmp_path):
     assert "attributes" in quarantine(con)[0]["reason"]
 
 
+def activity(guid: str, lead: str = "1", when: str = "2026-11-02T10:15:00Z") -> dict[str, str]:
+    return {
+        "marketoGUID": guid,
+        "leadId": lead,
+        "activityDate": when,
+        "activityTypeId": "1",
+        "primaryAttributeValue": "page",
+    }
+
+
+def files_read(con, instance: str = "marketo_1") -> list[tuple[str, int]]:
+    """(file name, rows read) of every file the loads of the activities have recorded."""
+    return [
+        (Path(name).name, n)
+        for name, n in con.execute(
+            """SELECT file_name, rows_read FROM ops.loaded_files
+               WHERE raw_table = $t ORDER BY file_name""",
+            {"t": f"raw.{instance}__activities"},
+        ).fetchall()
+    ]
+
+
+def test_new_activity_files_are_appended_without_reading_old_ones(con, tmp_path):
+    folder = tmp_path / "landing" / "marketo_1"
+    parts = folder / "activities"
+    write_csv(parts / "part-001.csv", [activity("1"), activity("2")])
+    first = load(con, folder, ACTIVITIES, ctx("marketo_1"))
+    assert (first.mode, first.rows_read, first.rows_kept) == ("full", 2, 2)
+    write_csv(parts / "part-002.csv", [activity("3"), {**activity("4"), "activityTypeId": "x"}])
+    second = load(con, folder, ACTIVITIES, ctx("marketo_1"))
+    assert second.mode == "append"
+    assert [Path(f).name for f in second.files] == ["part-002.csv"]
+    assert (second.rows_read, second.rows_kept, second.rows_quarantined) == (4, 3, 1)
+    assert files_read(con) == [("part-001.csv", 2), ("part-002.csv", 2)]
+    assert [r["marketo_guid"] for r in rows(con, second.table, "marketo_guid")] == ["1", "2", "3"]
+    unchanged = load(con, folder, ACTIVITIES, ctx("marketo_1"))
+    assert (unchanged.mode, unchanged.files, unchanged.rows_kept) == ("append", [], 3)
+
+
+def test_an_activity_repeated_in_a_new_file_replaces_the_old_row(con, tmp_path):
+    folder = tmp_path / "landing" / "marketo_1"
+    parts = folder / "activities"
+    write_csv(parts / "part-001.csv", [activity("1", lead="7"), activity("2")])
+    load(con, folder, ACTIVITIES, ctx("marketo_1"))
+    write_csv(parts / "part-002.csv", [activity("1", lead="8")])
+    result = load(con, folder, ACTIVITIES, ctx("marketo_1"))
+    assert (result.rows_read, result.rows_kept, result.rows_quarantined) == (3, 2, 1)
+    assert {r["marketo_guid"]: r["lead_id"] for r in rows(con, result.table)} == {
+        "1": "8",
+        "2": "1",
+    }
+    (loser,) = quarantine(con)
+    assert (Path(loser["file_name"]).name, loser["row_number"]) == ("part-001.csv", 1)
+    assert loser["reason"] == "duplicate key: a later row wins"
+
+
+@pytest.mark.parametrize("change", ["rewrite", "remove", "rules"])
+def test_a_changed_or_removed_activity_file_reads_everything_again(con, tmp_path, change):
+    folder = tmp_path / "landing" / "marketo_1"
+    parts = folder / "activities"
+    write_csv(parts / "part-001.csv", [activity("1"), activity("2")])
+    write_csv(parts / "part-002.csv", [activity("3")])
+    load(con, folder, ACTIVITIES, ctx("marketo_1"))
+    context = ctx("marketo_1")
+    if change == "rewrite":
+        write_csv(parts / "part-001.csv", [activity("1"), activity("2"), activity("5")])
+        expected = ["1", "2", "3", "5"]
+    elif change == "remove":
+        (parts / "part-002.csv").unlink()
+        expected = ["1", "2"]
+    else:
+        context = ctx("marketo_1", instances=("marketo_1", "marketo_2"))
+        expected = ["1", "2", "3"]
+    result = load(con, folder, ACTIVITIES, context)
+    assert result.mode == "full"
+    assert [r["marketo_guid"] for r in rows(con, result.table, "marketo_guid")] == expected
+    assert sum(n for _, n in files_read(con)) == result.rows_read == len(expected)
+
+
+def test_other_objects_are_always_read_in_full(con, folder):
+    write_csv(folder / "Account.csv", [account(ID_A)])
+    load(con, folder, ACCOUNT)
+    write_csv(folder / "Account.csv", [account(ID_A), account(ID_B)])
+    result = load(con, folder, ACCOUNT)
+    assert (result.mode, result.rows_kept) == ("full", 2)
+
+
 def test_fx_rates_reference_data(con, tmp_path):
     write_csv(
         tmp_path / "fx_rates.csv",

@@ -276,7 +276,6 @@ EXPERIENCE_EVENT_TYPES = {
     "page": V,
     "url": V,
     "primary_attribute_value_id": V,
-    "attributes": V,
 }
 EXPERIENCE_EVENT = pa.DataFrameSchema(
     {
@@ -289,7 +288,6 @@ EXPERIENCE_EVENT = pa.DataFrameSchema(
         "page": text("primary attribute value (the page for web visits)"),
         "url": text("Webpage URL attribute, else the primary attribute value"),
         "primary_attribute_value_id": text("primary attribute value id"),
-        "attributes": text("attributes, JSON text"),
     },
     name="b2b.experience_event",
     strict=True,

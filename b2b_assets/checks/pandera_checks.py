@@ -110,15 +110,30 @@ def _unique_sets(schema: pa.DataFrameSchema) -> list[list[str]]:
 
 
 def validate_table(
-    con: duckdb.DuckDBPyConnection, key: AssetKey, table: str, schema: pa.DataFrameSchema
+    con: duckdb.DuckDBPyConnection,
+    key: AssetKey,
+    table: str,
+    schema: pa.DataFrameSchema,
+    where: str | None = None,
 ) -> AssetCheckResult:
     """Validate a warehouse table with its Pandera schema, streamed in batches of rows from
-    DuckDB into Polars (memory stays bounded); uniqueness is counted in SQL over the table."""
+    DuckDB into Polars (memory stays bounded); uniqueness is counted in SQL over the table.
+
+    `where` (SQL, never user input) limits the check to the rows a build just added: their
+    values are validated, and their keys must be unique across the whole table. The rows
+    already there passed when they were added.
+    """
+    rows_sql = f"(SELECT * FROM {table} WHERE {where})" if where else table
     for names in _unique_sets(schema):
         listed = ", ".join(f'"{name}"' for name in names)
+        among = (
+            f"{table} SEMI JOIN (SELECT {listed} FROM {rows_sql}) USING ({listed})"
+            if where
+            else table
+        )
         duplicated = read_frame(
             con,
-            f"SELECT {listed}, count(*) AS copies FROM {table} GROUP BY ALL HAVING count(*) > 1 "
+            f"SELECT {listed}, count(*) AS copies FROM {among} GROUP BY ALL HAVING count(*) > 1 "
             f"ORDER BY copies DESC LIMIT {FAILURE_SAMPLE}",
         )
         if duplicated.height:
@@ -134,7 +149,7 @@ def validate_table(
             return _failed(key, rows, cases)
     per_row = _without_uniqueness(schema)
     columns = ", ".join(f'"{name}"' for name in schema.columns)
-    reader = con.sql(f"SELECT {columns} FROM {table}").to_arrow_reader(BATCH_ROWS)
+    reader = con.sql(f"SELECT {columns} FROM {rows_sql}").to_arrow_reader(BATCH_ROWS)
     checked, empty = 0, True
     try:
         for batch in reader:

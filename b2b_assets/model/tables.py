@@ -5,6 +5,7 @@ from __future__ import annotations
 from dagster import AssetKey
 
 from b2b_assets.checks import model_schemas as s
+from b2b_assets.model.appended import RawPart, added_rows_scope, build_by_load
 from b2b_assets.model.sql_parts import deps, empty, key, raw, synced_crm, union
 from b2b_assets.sources.catalog import ACTIVITY_TYPES
 from b2b_assets.sources.config import SourceInstance, SourcesConfig
@@ -357,22 +358,40 @@ def _activity_type_name() -> str:
 
 def experience_event(config: SourcesConfig) -> TableAsset:
     parts = [
-        f"""SELECT {key("marketo_guid", src.name)} AS event_key, '{src.name}' AS source_instance,
+        RawPart(
+            raw_table=f"raw.{src.name}__activities",
+            select=f"""SELECT {key("marketo_guid", src.name)} AS event_key,
+                   '{src.name}' AS source_instance,
                    {key("lead_id", src.name)} AS person_key, {_activity_type_name()} AS event_type,
                    activity_type_id AS event_type_id, activity_date AS occurred_at,
                    primary_attribute_value AS page,
                    coalesce(json_extract_string(attributes, '$."Webpage URL"'),
                             primary_attribute_value) AS url,
-                   primary_attribute_value_id, attributes
-            FROM {raw(src, "activities")}"""
+                   primary_attribute_value_id
+            FROM {{rows}}""",
+        )
         for src in config.of_type("marketo")
     ]
+
+    def build(con, context):
+        return build_by_load(
+            con,
+            "b2b.experience_event",
+            "b2b.experience_event",
+            "event_key",
+            parts,
+            empty(s.EXPERIENCE_EVENT_TYPES),
+        )
+
     return TableAsset(
         key=_b2b("experience_event"),
-        description="One row per experience event: Marketo activities, typed.",
+        description="One row per experience event: Marketo activities, typed (the full "
+        "`attributes` JSON stays in the raw table). New activity files are taken in on their "
+        "own: the events of earlier files are not read again.",
         deps=deps(config, {"marketo": ("activities",)}),
         schema=s.EXPERIENCE_EVENT,
-        select=union(parts, empty(s.EXPERIENCE_EVENT_TYPES)),
+        build=build,
+        scope=added_rows_scope("event_key"),
     )
 
 

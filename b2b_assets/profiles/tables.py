@@ -13,13 +13,29 @@ def _key(layer: str, name: str) -> AssetKey:
     return AssetKey([layer, name])
 
 
+def _preferred(column: str, tiebreak: str, by_updated: bool = True) -> str:
+    """The column's value from the preferred record that has one: a Salesforce record first,
+    then (optionally) the most recently updated, then the smallest `tiebreak` key. One hash
+    aggregate (no per-group sort)."""
+    updated = "'updated': coalesce(-epoch_us(updated_at), 9223372036854775807), "
+    order = (
+        f"{{'crm': source_type <> 'salesforce', {updated if by_updated else ''}'key': {tiebreak}}}"
+    )
+    return f"arg_min({column}, {order}) FILTER (WHERE {column} IS NOT NULL)"
+
+
+def _sorted_set(column: str) -> str:
+    """The distinct non-null values of a group, sorted (NULL when there are none)."""
+    return f"list_sort(list_distinct(list({column}) FILTER (WHERE {column} IS NOT NULL)))"
+
+
 OPPORTUNITY_SQL = """
     WITH records AS (
         SELECT i.opportunity_id, i.account_id, i.is_representative, i.is_excluded, o.*
         FROM identity.opportunity i JOIN b2b.opportunity o USING (opportunity_key)
     ),
     grouped AS (
-        SELECT opportunity_id, list(opportunity_key ORDER BY opportunity_key) AS source_keys,
+        SELECT opportunity_id, list_sort(list(opportunity_key)) AS source_keys,
                min(account_id) AS any_account_id
         FROM records GROUP BY opportunity_id
     )
@@ -30,11 +46,10 @@ OPPORTUNITY_SQL = """
     FROM records r JOIN grouped g USING (opportunity_id)
     WHERE r.is_representative AND NOT r.is_excluded"""
 
-PERSON_ACCOUNT_SQL = """
+PERSON_ACCOUNT_SQL = f"""
     SELECT p.person_id, a.account_id,
-           list(DISTINCT r.relation ORDER BY r.relation) AS relations,
-           list(DISTINCT r.roles ORDER BY r.roles) FILTER (WHERE r.roles IS NOT NULL) AS roles,
-           list(DISTINCT r.source_instance ORDER BY r.source_instance) AS source_instances
+           {_sorted_set("r.relation")} AS relations, {_sorted_set("r.roles")} AS roles,
+           {_sorted_set("r.source_instance")} AS source_instances
     FROM b2b.account_person r
     JOIN identity.person p ON p.person_key = r.person_key
     JOIN identity.account a ON a.account_key = r.account_key
@@ -58,28 +73,24 @@ PERSON_OPPORTUNITY_SQL = """
 def _account_build(con, context):
     as_of = load_settings().as_of
     con.execute(
-        """CREATE OR REPLACE TABLE profile.account AS
+        f"""CREATE OR REPLACE TABLE profile.account AS
         WITH records AS (
             SELECT i.account_id, i.golden_id, a.*
             FROM identity.account i JOIN b2b.account a USING (account_key)
         ),
         base AS (
             SELECT account_id,
-                   first(name ORDER BY source_type = 'salesforce' DESC, updated_at DESC NULLS LAST,
-                         account_key) FILTER (WHERE name IS NOT NULL) AS name,
-                   first(website ORDER BY source_type = 'salesforce' DESC, account_key)
-                       FILTER (WHERE website IS NOT NULL) AS website,
-                   first(domain ORDER BY source_type = 'salesforce' DESC, account_key)
-                       FILTER (WHERE domain IS NOT NULL) AS domain,
-                   first(industry ORDER BY source_type = 'salesforce' DESC, account_key)
-                       FILTER (WHERE industry IS NOT NULL) AS industry,
-                   first(billing_country ORDER BY source_type = 'salesforce' DESC, account_key)
-                       FILTER (WHERE billing_country IS NOT NULL) AS billing_country,
+                   {_preferred("name", "account_key")} AS name,
+                   {_preferred("website", "account_key", by_updated=False)} AS website,
+                   {_preferred("domain", "account_key", by_updated=False)} AS domain,
+                   {_preferred("industry", "account_key", by_updated=False)} AS industry,
+                   {_preferred("billing_country", "account_key", by_updated=False)}
+                       AS billing_country,
                    max(number_of_employees) AS number_of_employees,
                    max(annual_revenue) AS annual_revenue,
                    min(golden_id) AS golden_id,
-                   list(account_key ORDER BY account_key) AS source_keys,
-                   list(DISTINCT source_instance ORDER BY source_instance) AS source_instances
+                   list_sort(list(account_key)) AS source_keys,
+                   {_sorted_set("source_instance")} AS source_instances
             FROM records GROUP BY account_id
         ),
         opportunities AS (
@@ -95,8 +106,8 @@ def _account_build(con, context):
         ),
         breakdown AS (
             SELECT account_id,
-                   to_json(list({'source_instance': counted_from, 'closed_won_revenue': revenue,
-                                 'opportunities': n} ORDER BY counted_from))::VARCHAR
+                   to_json(list({{'source_instance': counted_from, 'closed_won_revenue': revenue,
+                                 'opportunities': n}} ORDER BY counted_from))::VARCHAR
                        AS revenue_by_source
             FROM (SELECT account_id, counted_from,
                          coalesce(sum(amount_usd) FILTER (WHERE is_closed_won), 0) AS revenue,
@@ -106,11 +117,9 @@ def _account_build(con, context):
         ),
         people AS (
             SELECT pa.account_id, count(DISTINCT pa.person_id) AS people_count,
-                   max(e.occurred_at) AS last_activity_at
+                   max(p.last_activity_at) AS last_activity_at
             FROM profile.person_account pa
-            LEFT JOIN identity.person ip ON ip.person_id = pa.person_id
-            LEFT JOIN b2b.experience_event e
-                   ON e.person_key = ip.person_key AND e.occurred_at <= $as_of
+            LEFT JOIN profile.person p USING (person_id)
             GROUP BY pa.account_id
         )
         SELECT b.account_id, b.name, coalesce(o.closed_won_revenue, 0) AS closed_won_revenue,
@@ -127,8 +136,7 @@ def _account_build(con, context):
         FROM base b
         LEFT JOIN opportunities o USING (account_id)
         LEFT JOIN breakdown r USING (account_id)
-        LEFT JOIN people p USING (account_id)""",
-        {"as_of": as_of},
+        LEFT JOIN people p USING (account_id)"""
     )
     return {"as_of": as_of.isoformat()}
 
@@ -136,24 +144,18 @@ def _account_build(con, context):
 def _person_build(con, context):
     as_of = load_settings().as_of
     con.execute(
-        """CREATE OR REPLACE TABLE profile.person AS
+        f"""CREATE OR REPLACE TABLE profile.person AS
         WITH records AS (
             SELECT i.person_id, i.email AS unified_email, p.*
             FROM identity.person i JOIN b2b.person p USING (person_key)
         ),
         base AS (
             SELECT person_id, any_value(unified_email) AS email,
-                   first(first_name ORDER BY source_type = 'salesforce' DESC,
-                         updated_at DESC NULLS LAST, person_key)
-                       FILTER (WHERE first_name IS NOT NULL) AS first_name,
-                   first(last_name ORDER BY source_type = 'salesforce' DESC,
-                         updated_at DESC NULLS LAST, person_key)
-                       FILTER (WHERE last_name IS NOT NULL) AS last_name,
-                   first(title ORDER BY source_type = 'salesforce' DESC,
-                         updated_at DESC NULLS LAST, person_key)
-                       FILTER (WHERE title IS NOT NULL) AS title,
-                   list(person_key ORDER BY person_key) AS source_keys,
-                   list(DISTINCT source_instance ORDER BY source_instance) AS source_instances,
+                   {_preferred("first_name", "person_key")} AS first_name,
+                   {_preferred("last_name", "person_key")} AS last_name,
+                   {_preferred("title", "person_key")} AS title,
+                   list_sort(list(person_key)) AS source_keys,
+                   {_sorted_set("source_instance")} AS source_instances,
                    coalesce(flatten(list(list_transform(opt_out_reasons,
                             lambda r: r || '@' || source_instance))), []) AS opt_out_reasons,
                    bool_or(email_opt_out) AS any_opt_out
@@ -164,9 +166,13 @@ def _person_build(con, context):
             FROM profile.person_account GROUP BY person_id
         ),
         activity AS (
-            SELECT i.person_id, max(e.occurred_at) AS last_activity_at, count(*) AS event_count
-            FROM b2b.experience_event e JOIN identity.person i USING (person_key)
-            WHERE e.occurred_at <= $as_of
+            SELECT i.person_id, max(e.last_activity_at) AS last_activity_at,
+                   sum(e.event_count)::BIGINT AS event_count
+            FROM (
+                SELECT person_key, max(occurred_at) AS last_activity_at, count(*) AS event_count
+                FROM b2b.experience_event WHERE occurred_at <= $as_of GROUP BY person_key
+            ) e
+            JOIN identity.person i USING (person_key)
             GROUP BY i.person_id
         )
         SELECT b.person_id, b.email, coalesce(a.account_ids, []) AS account_ids,
@@ -225,7 +231,7 @@ def profile_tables() -> list[TableAsset]:
                 _key("b2b", "account"),
                 _key("profile", "opportunity"),
                 _key("profile", "person_account"),
-                _key("b2b", "experience_event"),
+                _key("profile", "person"),
             ],
             schema=s.ACCOUNT,
             build=_account_build,

@@ -108,9 +108,14 @@ def build_raw_asset(
                 "quarantine_reasons": MetadataValue.json(dict(result.reasons)),
                 "files": MetadataValue.json(result.files),
                 "empty_files_skipped": len(result.skipped_files),
+                "load": result.mode,
             }
 
-        return publish_table(context, warehouse, schema, build, prepare=stage)
+        def scope(con) -> str | None:
+            # An append load checks the rows it added (they carry this transaction's time).
+            return "_loaded_at = now()" if staged["result"].mode == "append" else None
+
+        return publish_table(context, warehouse, schema, build, prepare=stage, scope=scope)
 
     return _raw
 

@@ -46,6 +46,9 @@ class ObjectSpec:
     updated_at: str | None = None
     description: str = ""
     extra_rules: tuple[str, ...] = field(default_factory=tuple)
+    # Files of an append-only object are never rewritten by the source: new files are loaded
+    # on their own, the rows of files already loaded stay (see reader.plan_load).
+    append_only: bool = False
 
     @property
     def table(self) -> str:
@@ -215,6 +218,7 @@ MARKETO: tuple[ObjectSpec, ...] = (
         ),
         key=("marketoGUID",),
         description="Marketo activities: one row per activity of a lead.",
+        append_only=True,
     ),
     ObjectSpec(
         "companies",

@@ -7,7 +7,9 @@ counts are appended to `ops.row_accounting`.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +46,13 @@ CREATE TABLE IF NOT EXISTS ops.row_accounting (
     run_id VARCHAR, source_instance VARCHAR, object VARCHAR, loaded_at TIMESTAMPTZ,
     files INTEGER, rows_read BIGINT, rows_kept BIGINT, rows_quarantined BIGINT, reasons JSON
 )"""
+LOADED_FILES_DDL = """
+CREATE TABLE IF NOT EXISTS ops.loaded_files (
+    raw_table VARCHAR, file_name VARCHAR, size BIGINT, mtime_ns BIGINT, rows_read BIGINT,
+    load_id VARCHAR, signature VARCHAR, loaded_at TIMESTAMPTZ
+)"""
+# Bumped whenever the reading rules change, so append-only objects are read again in full.
+READING_RULES_VERSION = "1"
 
 
 class ExtractError(ValueError):
@@ -52,7 +61,12 @@ class ExtractError(ValueError):
 
 @dataclass
 class ReadResult:
-    """What one load of an object read, kept and quarantined."""
+    """What one load of an object read, kept and quarantined.
+
+    `mode` is "full" (the table is rebuilt from every file) or "append" (only `files`, new
+    files of an append-only object, are read; the rows of earlier files stay). The counts are
+    the object's totals after the load, over all its files.
+    """
 
     table: str
     files: list[str] = field(default_factory=list)
@@ -60,6 +74,10 @@ class ReadResult:
     rows_read: int = 0
     rows_kept: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
+    mode: str = "full"
+    stamps: dict[str, tuple[int, int]] = field(default_factory=dict)
+    load_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    signature: str = ""
 
     @property
     def rows_quarantined(self) -> int:
@@ -438,11 +456,69 @@ def load_object(
     return publish_object(con, spec, ctx, stage_object(con, folder, spec, ctx))
 
 
+def reading_signature(spec: ObjectSpec, ctx: ReadContext) -> str:
+    """What the rows of a file depend on besides its bytes: the object's columns and rules and
+    the reading context. A change means every file is read again."""
+    parts = [
+        READING_RULES_VERSION,
+        repr(spec.columns),
+        repr(spec.key),
+        repr(spec.extra_rules),
+        repr((ctx.normalize_sf_ids, ctx.currencies, ctx.instances, ctx.salesforce_instances)),
+    ]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def file_stamp(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    schema, name = table.split(".", 1)
+    return bool(
+        scalar(
+            con,
+            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = $s AND table_name = $t",
+            {"s": schema, "t": name},
+        )
+    )
+
+
+def plan_load(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    spec: ObjectSpec,
+    stamps: dict[str, tuple[int, int]],
+    signature: str,
+) -> tuple[str, list[str]]:
+    """("append", new files) when an append-only object only gained files since its last load
+    (every loaded file still there, same size and modification time, same reading rules);
+    otherwise ("full", every file)."""
+    everything = ("full", list(stamps))
+    if not spec.append_only or not _table_exists(con, table):
+        return everything
+    if not _table_exists(con, "ops.loaded_files"):
+        return everything
+    loaded = con.execute(
+        "SELECT file_name, size, mtime_ns, signature FROM ops.loaded_files WHERE raw_table = $t",
+        {"t": table},
+    ).fetchall()
+    if not loaded:
+        return everything
+    for name, size, mtime_ns, old_signature in loaded:
+        if old_signature != signature or stamps.get(name) != (size, mtime_ns):
+            return everything
+    known = {row[0] for row in loaded}
+    return "append", [name for name in stamps if name not in known]
+
+
 def stage_object(
     con: duckdb.DuckDBPyConnection, folder: Path, spec: ObjectSpec, ctx: ReadContext
 ) -> ReadResult:
     """Read the object's files into connection-local staging tables (outside any transaction,
-    so a file DuckDB's fast reader rejects can be read again by the careful one)."""
+    so a file DuckDB's fast reader rejects can be read again by the careful one). An
+    append-only object whose loaded files are unchanged reads only its new files."""
     result = ReadResult(table=f"raw.{raw_table_name(ctx.instance, spec)}")
     files = find_object_files(folder, spec)
     if not files and spec.required:
@@ -451,10 +527,13 @@ def stage_object(
             f"{ctx.instance or 'reference data'!r} is missing (expected {spec.name}.csv, {spec.name}.parquet "
             f"or a folder {spec.name}/ in {folder})"
         )
+    result.stamps = {str(path): file_stamp(path) for path in files}
+    result.signature = reading_signature(spec, ctx)
+    result.mode, to_read = plan_load(con, result.table, spec, result.stamps, result.signature)
     _create_staging(con, spec)
-    for index, path in enumerate(files):
-        _load_file(con, spec, path, index, ctx, result)
-    if files and not result.files and spec.required:
+    for index, name in enumerate(to_read):
+        _load_file(con, spec, Path(name), index, ctx, result)
+    if result.mode == "full" and files and not result.files and spec.required:
         raise ExtractError(f"{files[0]}: required object {spec.name} has only empty files")
     return result
 
@@ -462,51 +541,78 @@ def stage_object(
 def publish_object(
     con: duckdb.DuckDBPyConnection, spec: ObjectSpec, ctx: ReadContext, result: ReadResult
 ) -> ReadResult:
-    """Replace the raw table and the object's quarantine rows from the staged rows.
+    """Publish the staged rows: replace the raw table and the object's quarantine rows (full
+    load), or add the new files' rows to them (append load). Records the files read in
+    `ops.loaded_files` and the object's totals in `ops.row_accounting`.
 
     Runs inside the caller's transaction: nothing is visible to others until it commits.
     """
-    target = result.table
-    con.execute(QUARANTINE_DDL)
-    con.execute(ACCOUNTING_DDL)
-    con.execute(
-        "DELETE FROM raw.quarantine WHERE source_instance = $instance AND object = $object",
-        {"instance": ctx.instance, "object": spec.name},
-    )
+    for ddl in (QUARANTINE_DDL, ACCOUNTING_DDL, LOADED_FILES_DDL):
+        con.execute(ddl)
+    rows = _RowSql(spec, ctx)
+    if result.mode == "full":
+        _replace_rows(con, rows, result)
+    else:
+        _append_rows(con, rows, result)
+    _record_files(con, result)
+    _account(con, spec, ctx, result)
+    for temp in ("_typed", "_losers", "_malformed", "_contenders"):
+        con.execute(f"DROP TABLE IF EXISTS {temp}")
+    return result
+
+
+@dataclass(frozen=True)
+class _RowSql:
+    """SQL fragments over an object's rows: key, winner order, fields, record as JSON."""
+
+    spec: ObjectSpec
+    ctx: ReadContext
+
+    @property
+    def key(self) -> str:
+        return ", ".join(f'"{self.spec.column(name).field}"' for name in self.spec.key)
+
+    @property
+    def winner_order(self) -> str:
+        updated = self.spec.updated_at
+        first = f'"{self.spec.column(updated).field}" DESC NULLS LAST, ' if updated else ""
+        return f"{first}_file_name DESC, _row_number DESC"
+
+    @property
+    def fields(self) -> str:
+        return ", ".join(f'"{column.field}"' for column in self.spec.columns)
+
+    @property
+    def record(self) -> str:
+        pairs = ", ".join(f"'{c.field}': \"{c.field}\"" for c in self.spec.columns)
+        return f"to_json({{{pairs}}})::VARCHAR"
+
+    @property
+    def params(self) -> dict[str, str]:
+        return {"instance": self.ctx.instance, "object": self.spec.name, "run_id": self.ctx.run_id}
+
+    def quarantine_losers(self, con: duckdb.DuckDBPyConnection, rows_of: str) -> None:
+        """Quarantine the rows of `rows_of` that `_losers` names: a later row with their key won."""
+        con.execute(
+            f"""INSERT INTO raw.quarantine
+                SELECT $instance, $object, _file_name, _row_number,
+                       'duplicate key: a later row wins',
+                       ['superseded by a row with the same ' || $key_names
+                        || ' (latest {self.spec.updated_at or "row"} wins)'],
+                       {self.record}, now(), $run_id
+                FROM {rows_of} SEMI JOIN _losers USING (_file_name, _row_number)""",
+            {**self.params, "key_names": " + ".join(self.spec.key)},
+        )
+
+
+def _quarantine_staged(con: duckdb.DuckDBPyConnection, rows: _RowSql) -> None:
+    """Quarantine the staged rows that did not parse or break a reading rule."""
     con.execute(
         """INSERT INTO raw.quarantine
            SELECT $instance, $object, file_name, row_number, reason, problems, record, now(),
                   $run_id
            FROM _malformed""",
-        {"instance": ctx.instance, "object": spec.name, "run_id": ctx.run_id},
-    )
-
-    key = ", ".join(f'"{spec.column(name).field}"' for name in spec.key)
-    updated = f'"{spec.column(spec.updated_at).field}" DESC NULLS LAST, ' if spec.updated_at else ""
-    winner_order = f"{updated}_file_name DESC, _row_number DESC"
-    fields = ", ".join(f'"{column.field}"' for column in spec.columns)
-    record = ", ".join(f"'{column.field}': \"{column.field}\"" for column in spec.columns)
-    params = {"instance": ctx.instance, "object": spec.name, "run_id": ctx.run_id}
-    # Rows with the same key: the latest wins, the others are quarantined. Ranking only the
-    # duplicated keys keeps the common case (unique keys) to one hash aggregate.
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _losers AS
-            WITH duplicated AS (
-                SELECT {key} FROM _typed WHERE len(_problems) = 0 GROUP BY ALL HAVING count(*) > 1
-            )
-            SELECT _file_name, _row_number FROM (
-                SELECT _file_name, _row_number,
-                       row_number() OVER (PARTITION BY {key} ORDER BY {winner_order}) AS _rank
-                FROM _typed SEMI JOIN duplicated USING ({key}) WHERE len(_problems) = 0
-            ) WHERE _rank > 1"""
-    )
-    con.execute(
-        f"""CREATE OR REPLACE TABLE {target} AS
-            SELECT {fields}, $instance AS _source_instance, _file_name, _row_number,
-                   now() AS _loaded_at
-            FROM _typed ANTI JOIN _losers USING (_file_name, _row_number)
-            WHERE len(_problems) = 0""",
-        {"instance": ctx.instance},
+        rows.params,
     )
     con.execute(
         """INSERT INTO raw.quarantine
@@ -514,20 +620,110 @@ def publish_object(
                   split_part(_problems[1], ':', 1) || ':' || split_part(_problems[1], ':', 2),
                   _problems, _record, now(), $run_id
            FROM _typed WHERE len(_problems) > 0""",
-        params,
+        rows.params,
+    )
+
+
+def _rank_losers(con: duckdb.DuckDBPyConnection, rows: _RowSql, candidates: str) -> None:
+    """`_losers`: the rows of `candidates` that share a key with a row that wins. Ranking only
+    the duplicated keys keeps the common case (unique keys) to one hash aggregate."""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _losers AS
+            WITH candidates AS ({candidates}),
+            duplicated AS (SELECT {rows.key} FROM candidates GROUP BY ALL HAVING count(*) > 1)
+            SELECT _file_name, _row_number FROM (
+                SELECT _file_name, _row_number,
+                       row_number() OVER (PARTITION BY {rows.key}
+                                          ORDER BY {rows.winner_order}) AS _rank
+                FROM candidates SEMI JOIN duplicated USING ({rows.key})
+            ) WHERE _rank > 1"""
+    )
+
+
+def _replace_rows(con: duckdb.DuckDBPyConnection, rows: _RowSql, result: ReadResult) -> None:
+    con.execute(
+        "DELETE FROM raw.quarantine WHERE source_instance = $instance AND object = $object",
+        {"instance": rows.ctx.instance, "object": rows.spec.name},
+    )
+    con.execute("DELETE FROM ops.loaded_files WHERE raw_table = $t", {"t": result.table})
+    _quarantine_staged(con, rows)
+    _rank_losers(con, rows, "SELECT * FROM _typed WHERE len(_problems) = 0")
+    if not result.files:
+        _create_empty_table(con, result.table, rows.spec)
+        return
+    con.execute(
+        f"""CREATE OR REPLACE TABLE {result.table} AS
+            SELECT {rows.fields}, $instance AS _source_instance, _file_name, _row_number,
+                   now() AS _loaded_at
+            FROM _typed ANTI JOIN _losers USING (_file_name, _row_number)
+            WHERE len(_problems) = 0""",
+        {"instance": rows.ctx.instance},
+    )
+    rows.quarantine_losers(con, "_typed")
+
+
+def _append_rows(con: duckdb.DuckDBPyConnection, rows: _RowSql, result: ReadResult) -> None:
+    """Add the new files' rows; a key already in the table goes to whichever row wins, the
+    other is quarantined (taken out of the table if it was there)."""
+    target = result.table
+    _quarantine_staged(con, rows)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _contenders AS
+            SELECT {rows.fields}, _file_name, _row_number FROM _typed WHERE len(_problems) = 0
+            UNION ALL
+            SELECT {rows.fields}, _file_name, _row_number FROM {target}
+            SEMI JOIN (SELECT {rows.key} FROM _typed WHERE len(_problems) = 0) USING ({rows.key})"""
+    )
+    _rank_losers(con, rows, "SELECT * FROM _contenders")
+    rows.quarantine_losers(con, "_contenders")
+    con.execute(
+        f"""DELETE FROM {target} t USING _losers l
+            WHERE t._file_name = l._file_name AND t._row_number = l._row_number"""
     )
     con.execute(
-        f"""INSERT INTO raw.quarantine
-            SELECT $instance, $object, _file_name, _row_number, 'duplicate key: a later row wins',
-                   ['superseded by a row with the same ' || $key_names
-                    || ' (latest {spec.updated_at or "row"} wins)'],
-                   to_json({{{record}}})::VARCHAR, now(), $run_id
-            FROM _typed SEMI JOIN _losers USING (_file_name, _row_number)""",
-        {**params, "key_names": " + ".join(spec.key)},
+        f"""INSERT INTO {target}
+            SELECT {rows.fields}, $instance, _file_name, _row_number, now()
+            FROM _typed ANTI JOIN _losers USING (_file_name, _row_number)
+            WHERE len(_problems) = 0""",
+        {"instance": rows.ctx.instance},
     )
-    if not result.files:
-        _create_empty_table(con, target, spec)
-    result.rows_kept = scalar(con, f"SELECT count(*) FROM {target}")
+
+
+def _record_files(con: duckdb.DuckDBPyConnection, result: ReadResult) -> None:
+    """Remember each file read in this load: its stamp and the rows read from it."""
+    read = [*result.files, *result.skipped_files]
+    if not read:
+        return
+    counts = dict(
+        con.execute(
+            """SELECT file_name, sum(n) FROM (
+                   SELECT _file_name AS file_name, count(*) AS n FROM _typed GROUP BY ALL
+                   UNION ALL
+                   SELECT file_name, count(*) FROM _malformed GROUP BY ALL
+               ) GROUP BY ALL"""
+        ).fetchall()
+    )
+    con.executemany(
+        "INSERT INTO ops.loaded_files VALUES (?, ?, ?, ?, ?, ?, ?, now())",
+        [
+            (
+                result.table,
+                name,
+                *result.stamps.get(name, (0, 0)),
+                int(counts.get(name, 0)),
+                result.load_id,
+                result.signature,
+            )
+            for name in read
+        ],
+    )
+
+
+def _account(
+    con: duckdb.DuckDBPyConnection, spec: ObjectSpec, ctx: ReadContext, result: ReadResult
+) -> None:
+    """The object's totals after the load, checked to balance, appended to ops.row_accounting."""
+    result.rows_kept = scalar(con, f"SELECT count(*) FROM {result.table}")
     result.reasons = Counter(
         dict(
             con.execute(
@@ -537,9 +733,13 @@ def publish_object(
             ).fetchall()
         )
     )
-    parsed = scalar(con, "SELECT count(*) FROM _typed")
-    malformed = sum(n for reason, n in result.reasons.items() if reason.startswith("malformed row"))
-    result.rows_read = parsed + malformed
+    result.rows_read = int(
+        scalar(
+            con,
+            "SELECT coalesce(sum(rows_read), 0) FROM ops.loaded_files WHERE raw_table = $t",
+            {"t": result.table},
+        )
+    )
     if result.rows_read != result.rows_kept + result.rows_quarantined:
         raise ExtractError(
             f"{result.table}: row accounting of {spec.name} does not balance: read {result.rows_read}, "
@@ -559,6 +759,3 @@ def publish_object(
             "reasons": json.dumps(dict(result.reasons), sort_keys=True),
         },
     )
-    for temp in ("_typed", "_losers", "_malformed"):
-        con.execute(f"DROP TABLE IF EXISTS {temp}")
-    return result
