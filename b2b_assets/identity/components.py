@@ -19,7 +19,7 @@ _TEMPS = ("_cc_nodes", "_cc_edges")
 
 def label_components(con: duckdb.DuckDBPyConnection, nodes_sql: str, edges_sql: str) -> str:
     """Label every node with the smallest node key of its component; returns a temp table name
-    with columns (node, label).
+    with columns (node, label, component), `component` an integer id of the component.
 
     `nodes_sql` selects `node`; `edges_sql` selects `left_key, right_key` (links to anything
     that is not a node are ignored).
@@ -51,7 +51,8 @@ def label_components(con: duckdb.DuckDBPyConnection, nodes_sql: str, edges_sql: 
                     SELECT n.node, c.component FROM _cc_nodes n JOIN _cc_component c USING (id)
                 ),
                 labels AS (SELECT component, min(node) AS label FROM members GROUP BY component)
-                SELECT m.node, l.label FROM members m JOIN labels l USING (component)"""
+                SELECT m.node, l.label, m.component
+                FROM members m JOIN labels l USING (component)"""
         )
     finally:
         con.unregister("_cc_component")

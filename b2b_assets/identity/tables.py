@@ -146,23 +146,28 @@ def _resolve_people(con, context):
         "SELECT left_key, right_key FROM identity.person_link",
     )
     con.execute(
-        f"""CREATE OR REPLACE TABLE identity.person AS
-            WITH members AS (
-                SELECT l.node AS person_key, l.label AS component, p.email_normalized
-                FROM {labels} l JOIN b2b.person p ON p.person_key = l.node
-            ),
-            components AS (
-                SELECT component, mode(email_normalized) AS email,
-                       count(DISTINCT email_normalized) AS emails, count(*) AS size
-                FROM members GROUP BY component
-            )
-            SELECT m.person_key,
-                   'p_' || left(md5(coalesce('email:' || c.email, 'key:' || m.component)), 20)
-                       AS person_id,
-                   c.email, c.emails AS distinct_emails, c.size AS component_size
-            FROM members m JOIN components c USING (component)"""
+        f"""CREATE OR REPLACE TEMP TABLE _person_members AS
+            SELECT l.node AS person_key, l.label, l.component, p.email_normalized
+            FROM {labels} l JOIN b2b.person p ON p.person_key = l.node"""
     )
-    return {"unified_people": scalar(con, "SELECT count(DISTINCT person_id) FROM identity.person")}
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _person_components AS
+           SELECT component, any_value(label) AS label, mode(email_normalized) AS email,
+                  count(DISTINCT email_normalized) AS emails, count(*) AS size
+           FROM _person_members GROUP BY component"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TABLE identity.person AS
+           SELECT m.person_key,
+                  'p_' || left(md5(coalesce('email:' || c.email, 'key:' || c.label)), 20)
+                      AS person_id,
+                  c.email, c.emails AS distinct_emails, c.size AS component_size
+           FROM _person_members m JOIN _person_components c USING (component)"""
+    )
+    unified = scalar(con, "SELECT count(*) FROM _person_components")
+    for temp in ("_person_members", "_person_components", labels):
+        con.execute(f"DROP TABLE IF EXISTS {temp}")
+    return {"unified_people": unified}
 
 
 def person(config: SourcesConfig) -> TableAsset:
