@@ -36,7 +36,17 @@ from b2b_assets_tests.conftest import REPO_ROOT, copy_demo, materialize_env, que
 AS_OF = "2026-11-15"
 SCHEMAS = ("raw", "b2b", "identity", "profile", "audience", "activation", "ops")
 VOLATILE = frozenset(
-    {"_loaded_at", "loaded_at", "run_id", "delivered_at", "logged_at", "changed_at"}
+    {
+        "_loaded_at",
+        "loaded_at",
+        "run_id",
+        "delivered_at",
+        "logged_at",
+        "changed_at",
+        "load_id",
+        "built_at",
+        "mtime_ns",
+    }
 )
 LOGS = frozenset({"ops.row_accounting", "ops.audience_history", "ops.activation_log"})
 CLI_TIMEOUT = 300
@@ -175,21 +185,37 @@ def test_failed_check_and_error_mid_build_change_nothing(
         con.execute("DELETE FROM profile.person")
         raise RuntimeError("injected failure after rebuilding profile.person")
 
-    monkeypatch.setattr(profiles, "_account_build", invalid_account)
-    monkeypatch.setattr(profiles, "_person_build", exploding_person)
     warehouse = demo.copy_reference("failed_check")
-    selection = AssetSelection.keys(
-        AssetKey(["profile", "account"]), AssetKey(["profile", "person"])
-    ).downstream()
-    run = materialize_env(demo.data, warehouse, AS_OF, selection=selection, raise_on_error=False)
-    assert not run.result.success
+    # profile.account reads profile.person: each failure gets a run of its own.
+    monkeypatch.setattr(profiles, "_person_build", exploding_person)
+    person_run = materialize_env(
+        demo.data,
+        warehouse,
+        AS_OF,
+        selection=AssetSelection.keys(AssetKey(["profile", "person"])).downstream(),
+        raise_on_error=False,
+    )
+    assert not person_run.result.success
+    assert "injected failure" in _failure_messages(person_run)["profile__person"]
+    monkeypatch.setattr(profiles, "_person_build", build_person)
+    monkeypatch.setattr(profiles, "_account_build", invalid_account)
+    account_run = materialize_env(
+        demo.data,
+        warehouse,
+        AS_OF,
+        selection=AssetSelection.keys(AssetKey(["profile", "account"])).downstream(),
+        raise_on_error=False,
+    )
+    assert not account_run.result.success
     checks = {
-        e.asset_key.to_user_string(): e.passed for e in run.result.get_asset_check_evaluations()
+        e.asset_key.to_user_string(): e.passed
+        for e in account_run.result.get_asset_check_evaluations()
     }
     assert checks.get("profile/account") is False
-    failures = _failure_messages(run)
-    assert "injected failure" in failures["profile__person"]
-    assert not {s for s in run.succeeded_steps() if s.startswith(("audience__", "activation__"))}
+    for run in (person_run, account_run):
+        assert not {
+            s for s in run.succeeded_steps() if s.startswith(("audience__", "activation__"))
+        }
     assert_same(snapshot(warehouse), demo.state)
 
 

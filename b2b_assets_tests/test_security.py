@@ -297,6 +297,7 @@ INJECTIONS = [
     "crm_1 OR 1=1",
     "crm_1)--",
     "crm_1\nDROP TABLE x",
+    "crm_1\n",
 ]
 
 
@@ -353,9 +354,21 @@ def test_every_accepted_name_is_a_plain_sql_identifier() -> None:
     """What NAME_PATTERN accepts can be written into SQL text as a literal and an identifier
     without quoting: a table made from the longest accepted name round-trips."""
     longest = "a" + "z_9" * 20 + "xy"
-    assert NAME_PATTERN.match(longest) and len(longest) == 63
-    for rejected in ("", "1abc", "_abc", "abc-d", "abc d", "abc'", 'ab"c', "Abc", "é", "a" * 64):
-        assert not NAME_PATTERN.match(rejected), rejected
+    assert NAME_PATTERN.fullmatch(longest) and len(longest) == 63
+    for rejected in (
+        "",
+        "1abc",
+        "_abc",
+        "abc-d",
+        "abc d",
+        "abc'",
+        'ab"c',
+        "Abc",
+        "é",
+        "a" * 64,
+        "abc\n",
+    ):
+        assert not NAME_PATTERN.fullmatch(rejected), rejected
     con = duckdb.connect()
     try:
         con.execute("CREATE SCHEMA raw")

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,62}")
 ENV_PATTERN = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 
 
@@ -30,7 +30,7 @@ class _Destination(BaseModel):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not NAME_PATTERN.match(value):
+        if not NAME_PATTERN.fullmatch(value):
             raise ValueError(
                 f"{value!r}: lower-case letters, digits and '_', starting with a letter"
             )

@@ -30,7 +30,7 @@ import yaml
 from b2b_assets.segments.schema import RELATIONS, SCOPES, Field, FieldType
 from b2b_assets.sources.catalog import ACTIVITY_TYPES
 
-NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,62}")
 TOP_KEYS = ("name", "entity", "description", "destinations", "where")
 OPERATORS = (
     "eq",
@@ -168,7 +168,7 @@ class _Parser:
         if key == "not":
             return Not(self.condition(value, scope, path), path)
         if key == "in_segment":
-            if not isinstance(value, str) or not NAME_PATTERN.match(value):
+            if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
                 raise self.fail(path, f"'in_segment' takes a segment name, got {_show(value)}")
             return InSegment(value, path)
         definition = SCOPES[scope]
@@ -403,7 +403,7 @@ def parse_segment(document: Any, file: Path | str, default_name: str | None = No
         if key not in TOP_KEYS:
             raise parser.fail(str(key), f"unknown key {key!r}" + _did_you_mean(str(key), TOP_KEYS))
     name = document.get("name", default_name)
-    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise parser.fail(
             "name",
             f"a segment name is lower-case letters, digits and '_', "

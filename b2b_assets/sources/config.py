@@ -16,7 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,62}")
 SourceType = Literal["salesforce", "marketo", "mdm"]
 
 
@@ -38,7 +38,7 @@ class SourceInstance(BaseModel):
     @field_validator("name")
     @classmethod
     def _name_is_identifier(cls, value: str) -> str:
-        if not NAME_PATTERN.match(value):
+        if not NAME_PATTERN.fullmatch(value):
             raise ValueError(
                 f"{value!r} must be lower-case letters, digits and '_', starting with a letter"
             )

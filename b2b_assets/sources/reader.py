@@ -459,12 +459,16 @@ def load_object(
 def reading_signature(spec: ObjectSpec, ctx: ReadContext) -> str:
     """What the rows of a file depend on besides its bytes: the object's columns and rules and
     the reading context. A change means every file is read again."""
+    rules = spec.extra_rules
     parts = [
         READING_RULES_VERSION,
         repr(spec.columns),
         repr(spec.key),
-        repr(spec.extra_rules),
-        repr((ctx.normalize_sf_ids, ctx.currencies, ctx.instances, ctx.salesforce_instances)),
+        repr(rules),
+        repr(ctx.normalize_sf_ids),
+        repr(ctx.currencies if "currency" in rules else ()),
+        repr(ctx.instances if "known_instance" in rules else ()),
+        repr(ctx.salesforce_instances if "sf_record_ids" in rules else ()),
     ]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
@@ -722,7 +726,8 @@ def _record_files(con: duckdb.DuckDBPyConnection, result: ReadResult) -> None:
 def _account(
     con: duckdb.DuckDBPyConnection, spec: ObjectSpec, ctx: ReadContext, result: ReadResult
 ) -> None:
-    """The object's totals after the load, checked to balance, appended to ops.row_accounting."""
+    """The object's totals after the load (files with rows, rows read, kept, quarantined),
+    checked to balance, appended to ops.row_accounting."""
     result.rows_kept = scalar(con, f"SELECT count(*) FROM {result.table}")
     result.reasons = Counter(
         dict(
@@ -752,7 +757,11 @@ def _account(
             "run_id": ctx.run_id,
             "instance": ctx.instance,
             "object": spec.name,
-            "files": len(result.files),
+            "files": scalar(
+                con,
+                "SELECT count(*) FROM ops.loaded_files WHERE raw_table = $t AND rows_read > 0",
+                {"t": result.table},
+            ),
             "read": result.rows_read,
             "kept": result.rows_kept,
             "quarantined": result.rows_quarantined,

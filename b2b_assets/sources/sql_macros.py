@@ -12,7 +12,7 @@ MACROS = (
     # functions only run on the few values that need them.
     # Null: empty, `null`, `NULL` (and surrounding blanks).
     """CREATE OR REPLACE TEMP MACRO b2b_null(x) AS
-       CASE WHEN length(x) < 9
+       CASE WHEN strlen(x) < 9
                  AND lower(trim(x, ' ' || chr(9) || chr(10) || chr(13))) IN ('', 'null')
             THEN NULL ELSE x END""",
     # Surrounding blanks removed (ids).
