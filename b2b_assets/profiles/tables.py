@@ -145,24 +145,36 @@ def _person_build(con, context):
     as_of = load_settings().as_of
     con.execute(
         f"""CREATE OR REPLACE TABLE profile.person AS
-        WITH records AS (
+        WITH records AS MATERIALIZED (
             SELECT i.person_id, i.email AS unified_email, p.*
             FROM identity.person i JOIN b2b.person p USING (person_key)
         ),
+        -- One aggregate per kind of value: DuckDB aggregates several list states in one hash
+        -- table much more slowly than it aggregates each on its own.
         base AS (
             SELECT person_id, any_value(unified_email) AS email,
                    {_preferred("first_name", "person_key")} AS first_name,
                    {_preferred("last_name", "person_key")} AS last_name,
                    {_preferred("title", "person_key")} AS title,
-                   list_sort(list(person_key)) AS source_keys,
-                   {_sorted_set("source_instance")} AS source_instances,
-                   coalesce(flatten(list(list_transform(opt_out_reasons,
-                            lambda r: r || '@' || source_instance))), []) AS opt_out_reasons,
                    bool_or(email_opt_out) AS any_opt_out
             FROM records GROUP BY person_id
         ),
+        keys AS (
+            SELECT person_id, list_sort(list(person_key)) AS source_keys
+            FROM records GROUP BY person_id
+        ),
+        instances AS (
+            SELECT person_id, {_sorted_set("source_instance")} AS source_instances
+            FROM records GROUP BY person_id
+        ),
+        opt_outs AS (
+            SELECT person_id,
+                   list_sort(list_distinct(flatten(list(list_transform(opt_out_reasons,
+                            lambda r: r || '@' || source_instance))))) AS opt_out_reasons
+            FROM records WHERE len(opt_out_reasons) > 0 GROUP BY person_id
+        ),
         accounts AS (
-            SELECT person_id, list(account_id ORDER BY account_id) AS account_ids
+            SELECT person_id, list_sort(list(account_id)) AS account_ids
             FROM profile.person_account GROUP BY person_id
         ),
         activity AS (
@@ -177,10 +189,13 @@ def _person_build(con, context):
         )
         SELECT b.person_id, b.email, coalesce(a.account_ids, []) AS account_ids,
                b.email IS NOT NULL AND NOT b.any_opt_out AS can_email,
-               b.first_name, b.last_name, b.title, b.source_keys, b.source_instances,
-               list_sort(list_distinct(b.opt_out_reasons)) AS opt_out_reasons,
+               b.first_name, b.last_name, b.title, k.source_keys, n.source_instances,
+               coalesce(o.opt_out_reasons, []) AS opt_out_reasons,
                v.last_activity_at, coalesce(v.event_count, 0) AS event_count
         FROM base b
+        JOIN keys k USING (person_id)
+        JOIN instances n USING (person_id)
+        LEFT JOIN opt_outs o USING (person_id)
         LEFT JOIN accounts a USING (person_id)
         LEFT JOIN activity v USING (person_id)""",
         {"as_of": as_of},
