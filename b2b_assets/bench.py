@@ -278,7 +278,22 @@ def dagster_command() -> list[str]:
     return [sys.executable, "-m", "dagster"]
 
 
-def run_platform(data: Path, as_of: str, run_dir: Path) -> tuple[Measurement, Path, Path]:
+def materialize_command(select: str) -> list[str]:
+    """`dagster asset materialize` of the project's definitions, for an asset selection."""
+    return [
+        *dagster_command(),
+        "asset",
+        "materialize",
+        "-m",
+        "b2b_assets.definitions",
+        "--select",
+        select,
+    ]
+
+
+def run_environment(data: Path, as_of: str, run_dir: Path) -> tuple[dict[str, str], Path, Path]:
+    """The environment of runs on `data` with their own DAGSTER_HOME (the repository's
+    dagster.yaml), warehouse and outbox in `run_dir`; also returns the home and the warehouse."""
     home = run_dir / "dagster_home"
     home.mkdir()
     shutil.copy(DAGSTER_YAML, home / "dagster.yaml")
@@ -291,17 +306,14 @@ def run_platform(data: Path, as_of: str, run_dir: Path) -> tuple[Measurement, Pa
         "B2B_OUTBOX": str(run_dir / "outbox"),
         "DAGSTER_HOME": str(home),
     }
-    cmd = [
-        *dagster_command(),
-        "asset",
-        "materialize",
-        "-m",
-        "b2b_assets.definitions",
-        "--select",
-        "*",
-    ]
+    return env, home, warehouse
+
+
+def run_platform(data: Path, as_of: str, run_dir: Path) -> tuple[Measurement, Path, Path]:
+    env, home, warehouse = run_environment(data, as_of, run_dir)
     shown = "dagster asset materialize -m b2b_assets.definitions --select '*'"
-    return measure("platform", cmd, run_dir, env=env, shown=shown), home, warehouse
+    measured = measure("platform", materialize_command("*"), run_dir, env=env, shown=shown)
+    return measured, home, warehouse
 
 
 @dataclass

@@ -9,6 +9,13 @@ import duckdb
 import polars as pl
 
 
+def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    """Whether `schema.table` exists (`schema` "temp" for this connection's temporary tables)."""
+    query = """SELECT count(*) FROM duckdb_tables() WHERE table_name = $t
+               AND (schema_name = $s AND NOT temporary OR $s = 'temp' AND temporary)"""
+    return bool(scalar(con, query, {"s": schema, "t": table}))
+
+
 def scalar(con: duckdb.DuckDBPyConnection, query: str, params: Any = None) -> Any:
     """The first value of the first row (the whole result is fetched)."""
     rows = con.execute(query, params).fetchall() if params else con.execute(query).fetchall()

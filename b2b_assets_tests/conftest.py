@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from b2b_assets.resources import DuckDBWarehouse
+from b2b_assets.sources.sql_macros import install_macros
 from b2b_assets.sql import frame as sql_frame
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -99,6 +100,18 @@ class Landing:
         text = document if isinstance(document, str) else yaml.safe_dump(dict(document))
         path.write_text(text, encoding="utf-8")
         return path
+
+
+@pytest.fixture
+def con():
+    """An in-memory warehouse as the resource prepares it: UTC, the raw and ops schemas, the macros."""
+    connection = duckdb.connect(":memory:")
+    connection.execute("SET TimeZone = 'UTC'")
+    connection.execute("CREATE SCHEMA raw")
+    connection.execute("CREATE SCHEMA ops")
+    install_macros(connection)
+    yield connection
+    connection.close()
 
 
 @pytest.fixture

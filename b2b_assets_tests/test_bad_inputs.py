@@ -27,14 +27,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import polars as pl
 import pytest
 
 from b2b_assets.sources.catalog import FX_RATES, OBJECTS_BY_TYPE, ObjectSpec
 from b2b_assets.sources.config import SourcesConfigError, load_sources
 from b2b_assets.sources.reader import ExtractError, ReadContext, ReadResult, load_object
-from b2b_assets.sources.sql_macros import install_macros
 from b2b_assets_tests.conftest import Landing, materialize_env
 
 CORPUS = Path(__file__).resolve().parent / "bad_inputs"
@@ -967,18 +965,6 @@ CASE_IDS = [case.id for case in CASES]
 # --------------------------------------------------------------------------------------------
 # Running a case
 # --------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def con():
-    """An in-memory warehouse as the resource prepares it: UTC, raw and ops, the macros."""
-    connection = duckdb.connect(":memory:")
-    connection.execute("SET TimeZone = 'UTC'")
-    connection.execute("CREATE SCHEMA raw")
-    connection.execute("CREATE SCHEMA ops")
-    install_macros(connection)
-    yield connection
-    connection.close()
 
 
 def write_case(case: Case, root: Path) -> tuple[Path, Path]:

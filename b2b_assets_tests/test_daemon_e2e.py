@@ -24,13 +24,13 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pytest
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster._core.instance.ref import InstanceRef
 
+from b2b_assets.activation.outbox import outbox_adds
 from b2b_assets_tests.conftest import REPO_ROOT, copy_demo
 
 AS_OF = "2026-11-15T00:00:00Z"
@@ -141,31 +141,6 @@ def members(warehouse: Path) -> set[str]:
         con.close()
 
 
-def _contains(value: Any, wanted: str) -> bool:
-    if isinstance(value, dict):
-        return any(_contains(v, wanted) for v in value.values())
-    if isinstance(value, list):
-        return any(_contains(v, wanted) for v in value)
-    return value is not None and str(value) == wanted
-
-
-def outbox_adds(outbox: Path, destination: str, wanted: str) -> bool:
-    """Whether a requests file of the destination adds the id (a Marketo lead id, an email hash)."""
-    for path in sorted((outbox / destination / SEGMENT).glob("*-requests.json")):
-        try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):  # being written: look again on the next poll
-            continue
-        for request in document.get("requests", []):
-            body = request.get("body") or {}
-            if request.get("method") == "POST" and _contains(body.get("input"), wanted):
-                return True
-            adds = [e for e in body.get("elements", []) if e.get("action") == "ADD"]
-            if _contains(adds, wanted):
-                return True
-    return False
-
-
 def wait_for(daemon: Daemon, what: str, timeout: float, done: Callable[[], bool]) -> float:
     """Poll until `done()`; the seconds it took. Fails with the daemon's log on a timeout."""
     started = time.monotonic()
@@ -215,7 +190,7 @@ def test_a_changed_extract_reaches_the_audience_and_outbox_under_the_daemon(tmp_
         with running(daemon):
             wait_for(daemon, "the first build by the sensors", FIRST_BUILD_TIMEOUT, built)
             assert PERSON not in members(warehouse)
-            assert not outbox_adds(outbox, "marketo_1_new_product", LEAD)
+            assert not outbox_adds(outbox / "marketo_1_new_product" / SEGMENT, LEAD)
 
             activities = data / "landing" / "marketo_1" / "activities.csv"
             partial = activities.with_name(".activities.csv")  # never read: a hidden name
@@ -237,8 +212,8 @@ def test_a_changed_extract_reaches_the_audience_and_outbox_under_the_daemon(tmp_
                 f"{PERSON} in the outbox",
                 DROP_TIMEOUT - in_audience,
                 lambda: (
-                    outbox_adds(outbox, "linkedin_new_product", digest)
-                    and outbox_adds(outbox, "marketo_1_new_product", LEAD)
+                    outbox_adds(outbox / "linkedin_new_product" / SEGMENT, digest)
+                    and outbox_adds(outbox / "marketo_1_new_product" / SEGMENT, LEAD)
                 ),
             )
             quiet_since.clear()

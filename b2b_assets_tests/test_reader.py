@@ -6,13 +6,11 @@ import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import duckdb
 import polars as pl
 import pytest
 
 from b2b_assets.sources.catalog import FX_RATES, OBJECTS_BY_TYPE, ObjectSpec
 from b2b_assets.sources.reader import ExtractError, ReadContext, ReadResult, load_object
-from b2b_assets.sources.sql_macros import install_macros
 from b2b_assets_tests.conftest import write_csv
 from b2b_assets_tests.scenario import sf18
 
@@ -33,18 +31,6 @@ ACCOUNT_COLUMNS = [c.name for c in ACCOUNT.columns]
 ID_A = "0015g00000J1Uin"
 ID_B = "0015g00000jgrcA"
 ID_C = "0015g00000MBiin"
-
-
-@pytest.fixture
-def con():
-    """An in-memory warehouse as the resource prepares it: UTC, schemas, macros."""
-    connection = duckdb.connect(":memory:")
-    connection.execute("SET TimeZone = 'UTC'")
-    connection.execute("CREATE SCHEMA raw")
-    connection.execute("CREATE SCHEMA ops")
-    install_macros(connection)
-    yield connection
-    connection.close()
 
 
 @pytest.fixture

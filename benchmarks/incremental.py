@@ -12,7 +12,7 @@
    landing sensor launches (the changed raw asset and everything downstream of it).
 5. Prints wall times, the update/full ratio, the same ratio for the event stage alone (raw
    activities + b2b.experience_event, from the runs' build and check times), and how each
-   event asset was built (full or append).
+   activities table was loaded.
 """
 
 from __future__ import annotations
@@ -28,14 +28,14 @@ from pathlib import Path
 import duckdb
 
 from b2b_assets.bench import (
-    DAGSTER_YAML,
     cache_folder,
-    dagster_command,
     ensure_data,
     loadavg,
     machine,
+    materialize_command,
     measure,
     run_breakdown,
+    run_environment,
 )
 
 EVENT_STAGE = ("activities", "experience_event")
@@ -79,17 +79,17 @@ def drop_new_events(landing: Path, instance: str, fraction: float, as_of: str) -
     return rows
 
 
-def event_stage_seconds(breakdown: dict) -> tuple[float, list[str]]:
-    """Step time of the event assets, and how each was built."""
-    seconds, modes = 0.0, []
-    for step in breakdown["steps"]:
-        if any(step.key.endswith(name) for name in EVENT_STAGE):
-            seconds += step.seconds
-            modes.append(step.key)
-    return seconds, modes
+def event_stage_seconds(breakdown: dict) -> float:
+    """Step time of the event assets (raw activities and b2b.experience_event)."""
+    return sum(
+        step.seconds
+        for step in breakdown["steps"]
+        if any(step.key.endswith(name) for name in EVENT_STAGE)
+    )
 
 
-def build_modes(warehouse: Path) -> list[str]:
+def activity_loads(warehouse: Path) -> list[str]:
+    """How many files each activities table holds, read in how many loads."""
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         loads = con.execute(
@@ -116,34 +116,22 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = Path(tempfile.mkdtemp(prefix="b2b_incremental_"))
     env_dir = run_dir / "data"
     link_environment(data, env_dir)
-    home = run_dir / "dagster_home"
-    home.mkdir()
-    shutil.copy(DAGSTER_YAML, home / "dagster.yaml")
-    warehouse = run_dir / "warehouse.duckdb"
-    env = {
-        **os.environ,
-        "B2B_DATA_DIR": str(env_dir),
-        "B2B_WAREHOUSE": str(warehouse),
-        "B2B_AS_OF": as_of,
-        "B2B_OUTBOX": str(run_dir / "outbox"),
-        "DAGSTER_HOME": str(home),
-    }
-    materialize = [*dagster_command(), "asset", "materialize", "-m", "b2b_assets.definitions"]
+    env, home, warehouse = run_environment(env_dir, as_of, run_dir)
     print(f"run folder: {run_dir}; load average before: {loadavg()}", flush=True)
     try:
-        full = measure("full", [*materialize, "--select", "*"], run_dir, env=env)
+        full = measure("full", materialize_command("*"), run_dir, env=env)
         full_steps = run_breakdown(home)
         t0 = time.perf_counter()
         rows = drop_new_events(env_dir / "landing", args.instance, args.fraction, as_of)
         print(f"  dropped {rows} new activities in {time.perf_counter() - t0:.1f} s", flush=True)
         selection = f"raw/{args.instance}__activities*"
-        update = measure("update", [*materialize, "--select", selection], run_dir, env=env)
+        update = measure("update", materialize_command(selection), run_dir, env=env)
         update_steps = run_breakdown(home)
         if not (full.ok and update.ok):
             print("a run failed; see the .stderr files in the run folder", file=sys.stderr)
             return 2
-        full_events, _ = event_stage_seconds(full_steps)
-        update_events, _ = event_stage_seconds(update_steps)
+        full_events = event_stage_seconds(full_steps)
+        update_events = event_stage_seconds(update_steps)
         print()
         print(f"machine: {machine()}; load average after: {loadavg()}")
         print(f"new events: {rows} ({args.fraction:.1%} of all), into {args.instance}")
@@ -153,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"event stage, full:                {full_events:8.1f} s")
         print(f"event stage, update:              {update_events:8.1f} s")
         print(f"event stage update / full:        {update_events / full_events:8.1%}")
-        print("loads:", "; ".join(build_modes(warehouse)))
+        print("loads:", "; ".join(activity_loads(warehouse)))
         print("slowest update steps:")
         for step in update_steps["steps"][:8]:
             print(f"  {step.seconds:7.1f} s  {step.key}")

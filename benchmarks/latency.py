@@ -53,9 +53,10 @@ import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import duckdb
+
+from b2b_assets.activation.outbox import outbox_adds
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_DATA = REPO / "data"
@@ -203,36 +204,6 @@ def audience_emails(warehouse: Path) -> set[str] | None:
     finally:
         con.close()
     return {row[0] for row in rows if row[0]}
-
-
-def _contains(value: Any, wanted: str) -> bool:
-    if isinstance(value, dict):
-        return any(_contains(v, wanted) for v in value.values())
-    if isinstance(value, list):
-        return any(_contains(v, wanted) for v in value)
-    return value is not None and str(value) == wanted
-
-
-def outbox_adds(env: Env, destination: str, wanted: str) -> bool:
-    """Whether a requests file of the destination adds the id (a lead id or an email hash)."""
-    folder = env.outbox / destination / SEGMENT
-    if not folder.is_dir():
-        return False
-    for path in sorted(folder.glob("*-requests.json")):
-        try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):  # being written: look again on the next poll
-            continue
-        for request in document.get("requests", []):
-            body = request.get("body") or {}
-            if destination == MARKETO_1:
-                if request.get("method") == "POST" and _contains(body.get("input"), wanted):
-                    return True
-            else:
-                adds = [e for e in body.get("elements", []) if e.get("action") == "ADD"]
-                if _contains(adds, wanted):
-                    return True
-    return False
 
 
 def active_runs(port: int) -> list[str] | None:
@@ -510,9 +481,10 @@ def measure_one(dev: DagsterDev, index: int, person: Person, timeout: float) -> 
                 log(f"#{index}: {email} in {AUDIENCE} after {in_audience:.1f}s")
         if (
             in_outbox is None
-            and outbox_adds(env, LINKEDIN, digest)
+            and outbox_adds(env.outbox / LINKEDIN / SEGMENT, digest)
             and (
-                person.marketo_1_lead is None or outbox_adds(env, MARKETO_1, person.marketo_1_lead)
+                person.marketo_1_lead is None
+                or outbox_adds(env.outbox / MARKETO_1 / SEGMENT, person.marketo_1_lead)
             )
         ):
             in_outbox = time.monotonic() - t0

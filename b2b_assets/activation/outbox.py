@@ -166,3 +166,30 @@ def write_atomically(path: Path, text: str) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, path)
+
+
+def _holds(value: Any, wanted: str) -> bool:
+    if isinstance(value, dict):
+        return any(_holds(v, wanted) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds(v, wanted) for v in value)
+    return value is not None and str(value) == wanted
+
+
+def outbox_adds(folder: Path, wanted: str) -> bool:
+    """Whether a requests file in an outbox folder (`<outbox>/<destination>/<segment>`) adds the
+    id: a Marketo lead id in a POST's input, or a LinkedIn ADD element's id. A file still being
+    written is passed over."""
+    for path in sorted(folder.glob("*-requests.json")):
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        for request in document.get("requests", []):
+            body = request.get("body") or {}
+            if request.get("method") == "POST" and _holds(body.get("input"), wanted):
+                return True
+            adds = [e for e in body.get("elements", []) if e.get("action") == "ADD"]
+            if _holds(adds, wanted):
+                return True
+    return False

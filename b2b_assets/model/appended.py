@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 
-from b2b_assets.sql import scalar
+from b2b_assets.sql import scalar, table_exists
 
 STATE_DDL = """
 CREATE TABLE IF NOT EXISTS ops.derived_loads (
@@ -33,13 +33,8 @@ class RawPart:
     select: str
 
 
-def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    query = "SELECT count(*) FROM duckdb_tables() WHERE schema_name = $s AND table_name = $t"
-    return bool(scalar(con, query, {"s": schema, "t": table}))
-
-
 def _loads(con: duckdb.DuckDBPyConnection, raw_table: str) -> set[str]:
-    if not _exists(con, "ops", "loaded_files"):
+    if not table_exists(con, "ops", "loaded_files"):
         return set()
     rows = con.execute(
         "SELECT DISTINCT load_id FROM ops.loaded_files WHERE raw_table = $t", {"t": raw_table}
@@ -76,18 +71,18 @@ def _quoted(raw_table: str) -> str:
 
 def build_by_load(
     con: duckdb.DuckDBPyConnection,
-    asset: str,
     target: str,
     key_column: str,
     parts: Sequence[RawPart],
     empty_select: str,
 ) -> dict[str, Any]:
-    """Bring `target` up to date with its raw parts; returns what was done, as metadata."""
+    """Bring `target` (`schema.table`, also its name in `ops.derived_loads`) up to date with its
+    raw parts; returns what was done, as metadata."""
     con.execute(STATE_DDL)
     con.execute(f"DROP TABLE IF EXISTS {ADDED}")
-    schema, table = target.replace('"', "").split(".", 1)
+    schema, table = target.split(".", 1)
     now = {part.raw_table: _loads(con, part.raw_table) for part in parts}
-    taken = _taken_in(con, asset) if _exists(con, schema, table) else None
+    taken = _taken_in(con, target) if table_exists(con, schema, table) else None
     appendable = taken is not None and all(
         taken.get(name, set()) <= loads for name, loads in now.items()
     )
@@ -95,7 +90,7 @@ def build_by_load(
         selects = [part.select.format(rows=_quoted(part.raw_table)) for part in parts]
         union = "\nUNION ALL BY NAME\n".join(f"({s})" for s in selects) or empty_select
         con.execute(f"CREATE OR REPLACE TABLE {target} AS {union}")
-        _remember(con, asset, now, replace=True)
+        _remember(con, target, now, replace=True)
         return {"build": "full", "loads_taken_in": sum(len(v) for v in now.values())}
     assert taken is not None
     new = {name: sorted(loads - taken.get(name, set())) for name, loads in now.items()}
@@ -114,7 +109,7 @@ def build_by_load(
         con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM _slice")
         con.execute(f"INSERT INTO {ADDED} SELECT {key_column} FROM _slice")
         con.execute("DROP TABLE _slice")
-    _remember(con, asset, new, replace=False)
+    _remember(con, target, new, replace=False)
     return {
         "build": "append",
         "loads_taken_in": sum(len(v) for v in new.values()),
@@ -141,13 +136,8 @@ def added_rows_scope(key_column: str):
     build, which is checked whole)."""
 
     def scope(con: duckdb.DuckDBPyConnection) -> str | None:
-        if not _temp_exists(con, ADDED):
+        if not table_exists(con, "temp", ADDED):
             return None
         return f"{key_column} IN (SELECT {key_column} FROM {ADDED})"
 
     return scope
-
-
-def _temp_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    query = "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = $t"
-    return bool(scalar(con, query, {"t": table}))

@@ -377,7 +377,6 @@ def experience_event(config: SourcesConfig) -> TableAsset:
         return build_by_load(
             con,
             "b2b.experience_event",
-            "b2b.experience_event",
             "event_key",
             parts,
             empty(s.EXPERIENCE_EVENT_TYPES),

@@ -8,7 +8,7 @@ from typing import Any
 
 import duckdb
 
-from b2b_assets.sql import scalar
+from b2b_assets.sql import scalar, table_exists
 
 HISTORY_DDL = """
 CREATE TABLE IF NOT EXISTS ops.audience_history (
@@ -35,11 +35,7 @@ def record_changes(
 ) -> MembershipChanges:
     """Replace `audience.<segment>` and append who entered and who left to the history."""
     con.execute(HISTORY_DDL)
-    exists = scalar(
-        con,
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'audience' AND table_name = $t",
-        {"t": segment},
-    )
+    exists = table_exists(con, "audience", segment)
     previous = (
         f'SELECT {key} AS member_id FROM audience."{segment}"'
         if exists

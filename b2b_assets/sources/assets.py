@@ -20,7 +20,7 @@ from b2b_assets.resources import DuckDBWarehouse
 from b2b_assets.sources.catalog import FX_RATES, OBJECTS_BY_TYPE, ObjectSpec
 from b2b_assets.sources.config import SourceInstance, SourcesConfig, landing_dir
 from b2b_assets.sources.reader import ReadContext, publish_object, raw_table_name, stage_object
-from b2b_assets.sql import scalar
+from b2b_assets.sql import table_exists
 from b2b_assets.tables import DOWNSTREAM, POOL
 
 FX_RATES_KEY = AssetKey(["raw", "fx_rates"])
@@ -31,10 +31,7 @@ def raw_key(instance: str, spec: ObjectSpec) -> AssetKey:
 
 
 def _known_currencies(con) -> tuple[str, ...]:
-    exists = scalar(
-        con,
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name = 'fx_rates'",
-    )
+    exists = table_exists(con, "raw", "fx_rates")
     rates = con.execute("SELECT upper(currency) FROM raw.fx_rates").fetchall() if exists else []
     return tuple(sorted({"USD", *(row[0] for row in rates)}))
 

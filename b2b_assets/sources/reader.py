@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 
 from b2b_assets.sources.catalog import Column, ObjectSpec, normalize_column_name
-from b2b_assets.sql import scalar
+from b2b_assets.sql import scalar, table_exists
 
 EXTENSIONS = (".csv", ".parquet")
 MAX_FIELD_BYTES = 64 * 1024 * 1024
@@ -478,17 +478,6 @@ def file_stamp(path: Path) -> tuple[int, int]:
     return stat.st_size, stat.st_mtime_ns
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    schema, name = table.split(".", 1)
-    return bool(
-        scalar(
-            con,
-            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = $s AND table_name = $t",
-            {"s": schema, "t": name},
-        )
-    )
-
-
 def plan_load(
     con: duckdb.DuckDBPyConnection,
     table: str,
@@ -500,9 +489,9 @@ def plan_load(
     (every loaded file still there, same size and modification time, same reading rules);
     otherwise ("full", every file)."""
     everything = ("full", list(stamps))
-    if not spec.append_only or not _table_exists(con, table):
+    if not spec.append_only or not table_exists(con, *table.split(".", 1)):
         return everything
-    if not _table_exists(con, "ops.loaded_files"):
+    if not table_exists(con, "ops", "loaded_files"):
         return everything
     loaded = con.execute(
         "SELECT file_name, size, mtime_ns, signature FROM ops.loaded_files WHERE raw_table = $t",
