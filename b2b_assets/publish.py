@@ -38,40 +38,46 @@ def publish_table(
     build: Builder,
     prepare: Callable[[duckdb.DuckDBPyConnection], Any] | None = None,
     scope: Callable[[duckdb.DuckDBPyConnection], str | None] | None = None,
+    cleanup: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
 ) -> MaterializeResult:
     """Run `build` in one transaction, validate the table it made, commit only if valid.
 
     A failed check or an exception rolls everything back, so the last good table stays.
-    `prepare` runs first on the same connection, outside the transaction (for work that only
-    touches connection-local temporary tables). `scope`, asked after the build, may limit the
-    check to the rows the build added (a SQL predicate; see `validate_table`).
+    `prepare` runs first on the same connection, outside the transaction (staging, which a
+    failed statement must not abort). `scope`, asked after the build, may limit the
+    check to the rows the build added (a SQL predicate; see `validate_table`). `cleanup` runs
+    last, committed or not (e.g. to drop what `prepare` staged).
     """
     key = context.asset_key
     table = table_name(key)
     with warehouse.connect() as con:
-        install_macros(con)
-        started = time.perf_counter()
-        if prepare is not None:
-            prepare(con)
-        con.execute("BEGIN TRANSACTION")
         try:
-            extra = dict(build(con) or {})
-            built = time.perf_counter()
-            where = scope(con) if scope is not None else None
-            check = validate_table(con, key, table, schema, where)
-            validated = time.perf_counter()
-            rows = scalar(con, f"SELECT count(*) FROM {table}")
-            preview = markdown_preview(con, table)
-            if check.passed:
-                con.execute("COMMIT")
-            else:
+            install_macros(con)
+            started = time.perf_counter()
+            if prepare is not None:
+                prepare(con)
+            con.execute("BEGIN TRANSACTION")
+            try:
+                extra = dict(build(con) or {})
+                built = time.perf_counter()
+                where = scope(con) if scope is not None else None
+                check = validate_table(con, key, table, schema, where)
+                validated = time.perf_counter()
+                rows = scalar(con, f"SELECT count(*) FROM {table}")
+                preview = markdown_preview(con, table)
+                if check.passed:
+                    con.execute("COMMIT")
+                else:
+                    con.execute("ROLLBACK")
+                    context.log.error(
+                        f"{key.to_user_string()}: schema check failed; the previous table is kept"
+                    )
+            except BaseException:
                 con.execute("ROLLBACK")
-                context.log.error(
-                    f"{key.to_user_string()}: schema check failed; the previous table is kept"
-                )
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+                raise
+        finally:
+            if cleanup is not None:
+                cleanup(con)
     context.log.info(
         f"{key.to_user_string()}: built in {built - started:.2f}s, "
         f"validated in {validated - built:.2f}s"

@@ -19,7 +19,13 @@ from b2b_assets.publish import publish_table
 from b2b_assets.resources import DuckDBWarehouse
 from b2b_assets.sources.catalog import FX_RATES, OBJECTS_BY_TYPE, ObjectSpec
 from b2b_assets.sources.config import SourceInstance, SourcesConfig, landing_dir
-from b2b_assets.sources.reader import ReadContext, publish_object, raw_table_name, stage_object
+from b2b_assets.sources.reader import (
+    ReadContext,
+    drop_staging,
+    publish_object,
+    raw_table_name,
+    stage_object,
+)
 from b2b_assets.sql import table_exists
 from b2b_assets.tables import DOWNSTREAM, POOL
 
@@ -112,7 +118,13 @@ def build_raw_asset(
             # An append load checks the rows it added (they carry this transaction's time).
             return "_loaded_at = now()" if staged["result"].mode == "append" else None
 
-        return publish_table(context, warehouse, schema, build, prepare=stage, scope=scope)
+        def cleanup(con) -> None:
+            if "result" in staged:
+                drop_staging(con, staged["result"])
+
+        return publish_table(
+            context, warehouse, schema, build, prepare=stage, scope=scope, cleanup=cleanup
+        )
 
     return _raw
 

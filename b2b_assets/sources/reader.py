@@ -11,12 +11,15 @@ import hashlib
 import json
 import uuid
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
 from b2b_assets.sources.catalog import Column, ObjectSpec, normalize_column_name
+from b2b_assets.sources.sql_macros import install_macros
 from b2b_assets.sql import scalar, table_exists
 
 EXTENSIONS = (".csv", ".parquet")
@@ -53,6 +56,14 @@ CREATE TABLE IF NOT EXISTS ops.loaded_files (
 )"""
 # Bumped whenever the reading rules change, so append-only objects are read again in full.
 READING_RULES_VERSION = "1"
+# Files of one object read at once, each on its own connection: numbering a CSV file's rows keeps
+# its scan on one thread, so two files at a time keep both cores busy.
+READ_WORKERS = 2
+STAGING_PREFIX = "_staging__"
+
+
+# A row that does not parse: file, row number, reason, problems, the row's text.
+Malformed = tuple[str, int, str, list[str], str]
 
 
 class ExtractError(ValueError):
@@ -78,6 +89,9 @@ class ReadResult:
     stamps: dict[str, tuple[int, int]] = field(default_factory=dict)
     load_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     signature: str = ""
+    staging: str = ""
+    loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    malformed: list[Malformed] = field(default_factory=list)
 
     @property
     def rows_quarantined(self) -> int:
@@ -210,40 +224,76 @@ _KIND_PROBLEM = {
 }
 
 
-def _problem_exprs(spec: ObjectSpec, ctx: ReadContext) -> list[str]:
-    problems: list[str] = []
+def _typed_ref(column: Column) -> str:
+    """The column's typed value in the query over the cleaned values (see `_stage_statement`)."""
+    if column.kind in _KIND_PROBLEM and column.kind != "json":
+        return f'c."_typed_{column.field}"'
+    return f'c."{column.field}"'
+
+
+def _problem_exprs(spec: ObjectSpec) -> list[tuple[str, str]]:
+    """(condition, message) of each problem a row can have, over the cleaned and typed values."""
+    problems: list[tuple[str, str]] = []
     for column in spec.columns:
         ref = f'c."{column.field}"'
-        preview = f"left({ref}, {VALUE_PREVIEW})"
         if column.name in spec.key:
-            problems.append(f"CASE WHEN {ref} IS NULL THEN '{column.name}: missing key' END")
+            problems.append((f"{ref} IS NULL", f"'{column.name}: missing key'"))
         if column.kind == "json":
             bad = f"{ref} IS NOT NULL AND NOT json_valid({ref})"
         elif column.kind in _KIND_PROBLEM:
-            bad = f"{ref} IS NOT NULL AND {_typed_expr(column, ref)} IS NULL"
+            bad = f"{ref} IS NOT NULL AND {_typed_ref(column)} IS NULL"
         else:
             continue
-        problems.append(
-            f"CASE WHEN {bad} THEN '{column.name}: {_KIND_PROBLEM[column.kind]}: ' || {preview} END"
-        )
+        message = f"'{column.name}: {_KIND_PROBLEM[column.kind]}: ' || left({ref}, {VALUE_PREVIEW})"
+        problems.append((bad, message))
     if "currency" in spec.extra_rules:
         problems.append(
-            "CASE WHEN c.currency_iso_code IS NOT NULL "
-            "AND NOT list_contains($currencies, upper(trim(c.currency_iso_code))) "
-            "THEN 'CurrencyIsoCode: no rate in fx_rates.csv for ' || left(c.currency_iso_code, 20) END"
+            (
+                "c.currency_iso_code IS NOT NULL "
+                "AND NOT list_contains($currencies, upper(trim(c.currency_iso_code)))",
+                "'CurrencyIsoCode: no rate in fx_rates.csv for ' || left(c.currency_iso_code, 20)",
+            )
         )
     if "positive" in spec.extra_rules:
         problems.append(
-            "CASE WHEN TRY_CAST(c.rate_to_usd AS DOUBLE) <= 0 "
-            "THEN 'rate_to_usd: not a positive rate: ' || c.rate_to_usd END"
+            (
+                "TRY_CAST(c.rate_to_usd AS DOUBLE) <= 0",
+                "'rate_to_usd: not a positive rate: ' || c.rate_to_usd",
+            )
         )
     if "known_instance" in spec.extra_rules:
         problems.append(
-            "CASE WHEN c.source_instance IS NOT NULL "
-            "AND NOT list_contains($instances, c.source_instance) "
-            "THEN 'source_instance: not a source of sources.yaml: ' || left(c.source_instance, 80) END"
+            (
+                "c.source_instance IS NOT NULL AND NOT list_contains($instances, c.source_instance)",
+                "'source_instance: not a source of sources.yaml: ' || left(c.source_instance, 80)",
+            )
         )
     return problems
+
+
+def _stage_statement(spec: ObjectSpec, staging: str, clean: str) -> str:
+    """The INSERT of one file's rows into the staging table: the typed values, and for a row
+    with problems, the list of them and the row as read. Each typed value is computed once and
+    the list is only built for the rows that have a problem."""
+    typed = ", ".join(
+        f'{_typed_expr(column, f"c.{chr(34)}{column.field}{chr(34)}")} AS "_typed_{column.field}"'
+        for column in spec.columns
+        if _typed_ref(column) != f'c."{column.field}"'
+    )
+    problems = _problem_exprs(spec)
+    any_problem = " OR ".join(f"({condition})" for condition, _ in problems) or "FALSE"
+    listed = ", ".join(
+        f"CASE WHEN {condition} THEN {message} END" for condition, message in problems
+    )
+    record = ", ".join(f"'{column.field}': c.\"{column.field}\"" for column in spec.columns)
+    values = ", ".join(_typed_ref(column) for column in spec.columns)
+    with_typed = f"(SELECT c.*{', ' + typed if typed else ''} FROM {clean} AS c)"
+    return f"""
+        INSERT INTO {staging}
+        SELECT {values}, $instance, $file_name, c._row_number, $loaded_at,
+               CASE WHEN c._bad THEN list_filter([{listed}], lambda p: p IS NOT NULL) END,
+               CASE WHEN c._bad THEN to_json({{{record}}})::VARCHAR END
+        FROM (SELECT c.*, coalesce({any_problem}, FALSE) AS _bad FROM {with_typed} AS c) AS c"""
 
 
 def _file_scan(path: Path, header: list[str] | None, index: int) -> tuple[str, dict[str, object]]:
@@ -308,16 +358,62 @@ def _select_clean(
     return query
 
 
-def _create_staging(con: duckdb.DuckDBPyConnection, spec: ObjectSpec) -> None:
+def staging_table(table: str) -> str:
+    """Where a load stages its rows: a table next to `raw.<table>`, renamed into its place
+    when the load is published (so the rows are written once)."""
+    schema, name = table.split(".", 1)
+    return f'{schema}."{STAGING_PREFIX}{name}"'
+
+
+def _create_staging(con: duckdb.DuckDBPyConnection, spec: ObjectSpec, staging: str) -> None:
     typed = ", ".join(f'"{column.field}" {SQL_TYPES[column.kind]}' for column in spec.columns)
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _typed ({typed}, _problems VARCHAR[], _record VARCHAR, "
-        "_file_name VARCHAR, _row_number BIGINT)"
+        f"CREATE OR REPLACE TABLE {staging} ({typed}, _source_instance VARCHAR, "
+        "_file_name VARCHAR, _row_number BIGINT, _loaded_at TIMESTAMPTZ, "
+        "_problems VARCHAR[], _record VARCHAR)"
     )
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _malformed (file_name VARCHAR, row_number BIGINT, "
-        "reason VARCHAR, problems VARCHAR[], record VARCHAR)"
-    )
+
+
+def _reader_connection(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """Another connection to the same database, set up like `con` for reading files."""
+    cursor = con.cursor()
+    cursor.execute("SET TimeZone = 'UTC'")
+    install_macros(cursor)
+    return cursor
+
+
+def _load_files(
+    con: duckdb.DuckDBPyConnection,
+    spec: ObjectSpec,
+    paths: list[Path],
+    ctx: ReadContext,
+    result: ReadResult,
+) -> None:
+    """Read the files into the staging table, `READ_WORKERS` at a time."""
+
+    def load(index: int, path: Path) -> tuple[bool, list[Malformed]]:
+        reader = _reader_connection(con)
+        try:
+            return _load_file(reader, spec, path, index, ctx, result)
+        finally:
+            reader.close()
+
+    if len(paths) == 1:
+        loaded = [_load_file(con, spec, paths[0], 0, ctx, result)]
+    else:
+        with ThreadPoolExecutor(max_workers=READ_WORKERS) as pool:
+            futures = [pool.submit(load, index, path) for index, path in enumerate(paths)]
+            loaded = [future.result() for future in futures]
+    for path, (read, malformed) in zip(paths, loaded, strict=True):
+        (result.files if read else result.skipped_files).append(str(path))
+        result.malformed.extend(malformed)
+    if "sf_record_ids" in spec.extra_rules and ctx.salesforce_instances and result.files:
+        # A cross-reference to a Salesforce record: its 15- and 18-character ids are one record.
+        con.execute(
+            f"""UPDATE {result.staging} SET source_record_id = sf_id18(source_record_id)
+                WHERE list_contains($instances, source_instance)""",
+            {"instances": list(ctx.salesforce_instances)},
+        )
 
 
 def _load_file(
@@ -327,30 +423,26 @@ def _load_file(
     index: int,
     ctx: ReadContext,
     result: ReadResult,
-) -> None:
+) -> tuple[bool, list[Malformed]]:
+    """Stage one file's rows; (False, []) for a file without a header. Returns the rows that
+    did not parse, for the quarantine."""
     parquet = path.suffix.lower() == ".parquet"
     header = _parquet_header(con, path) if parquet else read_csv_header(path)
     if header is None:
-        result.skipped_files.append(str(path))
-        return
+        return False, []
     positions = map_columns(path, header, spec)
     for stale in (f"_rejects_{index}", f"_rejects_scan_{index}"):
         con.execute(f"DROP TABLE IF EXISTS {stale}")
     scan, params = _file_scan(path, header, index)
     clean = _select_clean(spec, positions, header, parquet, ctx, scan)
-    typed = ", ".join(_typed_expr(column, f'c."{column.field}"') for column in spec.columns)
-    problems = ", ".join(_problem_exprs(spec, ctx))
-    record = ", ".join(f"'{column.field}': c.\"{column.field}\"" for column in spec.columns)
-    statement = f"""
-        INSERT INTO _typed
-        SELECT {typed}, c._problems,
-               CASE WHEN len(c._problems) > 0 THEN to_json({{{record}}})::VARCHAR END,
-               $file_name, c._row_number
-        FROM (
-            SELECT c.*, list_filter([{problems}], lambda p: p IS NOT NULL) AS _problems
-            FROM {clean} AS c
-        ) AS c"""
-    full_params: dict[str, object] = {"path": str(path), "file_name": str(path), **params}
+    statement = _stage_statement(spec, result.staging, clean)
+    full_params: dict[str, object] = {
+        "path": str(path),
+        "file_name": str(path),
+        "instance": ctx.instance,
+        "loaded_at": result.loaded_at,
+        **params,
+    }
     if "$currencies" in statement:
         full_params["currencies"] = list(ctx.currencies)
     if "$instances" in statement:
@@ -362,24 +454,16 @@ def _load_file(
             raise ExtractError(f"{path}: cannot be read: {exc}") from exc
         # DuckDB's fast reader gave up on the whole file (e.g. mixed line endings): read it
         # with Python's csv module instead, row by row, quarantining what does not parse.
-        _load_with_python(con, statement, full_params, path, header, index)
-    else:
-        rejected = 0 if parquet else scalar(con, f"SELECT count(*) FROM _rejects_{index}")
-        if rejected:
-            # Some rows did not parse: read the file again with the careful reader, which also
-            # takes rows the fast one cannot (e.g. a line ending unlike the file's others).
-            con.execute(
-                "DELETE FROM _typed WHERE _file_name = $file_name", {"file_name": str(path)}
-            )
-            _load_with_python(con, statement, full_params, path, header, index)
-    if "sf_record_ids" in spec.extra_rules and ctx.salesforce_instances:
-        # A cross-reference to a Salesforce record: its 15- and 18-character ids are one record.
+        return True, _load_with_python(con, statement, full_params, path, header, index)
+    rejected = 0 if parquet else scalar(con, f"SELECT count(*) FROM _rejects_{index}")
+    if rejected:
+        # Some rows did not parse: read the file again with the careful reader, which also
+        # takes rows the fast one cannot (e.g. a line ending unlike the file's others).
         con.execute(
-            """UPDATE _typed SET source_record_id = sf_id18(source_record_id)
-               WHERE _file_name = $file_name AND list_contains($instances, source_instance)""",
-            {"file_name": str(path), "instances": list(ctx.salesforce_instances)},
+            f"DELETE FROM {result.staging} WHERE _file_name = $file_name", {"file_name": str(path)}
         )
-    result.files.append(str(path))
+        return True, _load_with_python(con, statement, full_params, path, header, index)
+    return True, []
 
 
 def _load_with_python(
@@ -389,11 +473,11 @@ def _load_with_python(
     path: Path,
     header: list[str],
     index: int,
-) -> None:
+) -> list[Malformed]:
     width = len(header)
     columns: list[list[str | None]] = [[] for _ in range(width)]
     numbers: list[int] = []
-    malformed: list[tuple[str, int, str, list[str], str]] = []
+    malformed: list[Malformed] = []
     csv.field_size_limit(MAX_FIELD_BYTES)
     with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
         reader = csv.reader(handle, strict=False)
@@ -429,8 +513,7 @@ def _load_with_python(
         con.execute(fallback, {k: v for k, v in params.items() if f"${k}" in fallback})
     finally:
         con.unregister("_python_rows")
-    if malformed:
-        con.executemany("INSERT INTO _malformed VALUES (?, ?, ?, ?, ?)", malformed)
+    return malformed
 
 
 def pa_table(columns: dict[str, list[str | None]], numbers: list[int]):
@@ -441,19 +524,15 @@ def pa_table(columns: dict[str, list[str | None]], numbers: list[int]):
     return pa.table(arrays)
 
 
-def _create_empty_table(con: duckdb.DuckDBPyConnection, target: str, spec: ObjectSpec) -> None:
-    typed = ", ".join(f'"{column.field}" {SQL_TYPES[column.kind]}' for column in spec.columns)
-    con.execute(
-        f"CREATE OR REPLACE TABLE {target} ({typed}, _source_instance VARCHAR, _file_name VARCHAR, "
-        "_row_number BIGINT, _loaded_at TIMESTAMPTZ)"
-    )
-
-
 def load_object(
     con: duckdb.DuckDBPyConnection, folder: Path, spec: ObjectSpec, ctx: ReadContext
 ) -> ReadResult:
     """Replace `raw.<instance>__<object>` and its quarantine rows from the landing folder."""
-    return publish_object(con, spec, ctx, stage_object(con, folder, spec, ctx))
+    result = stage_object(con, folder, spec, ctx)
+    try:
+        return publish_object(con, spec, ctx, result)
+    finally:
+        drop_staging(con, result)
 
 
 def reading_signature(spec: ObjectSpec, ctx: ReadContext) -> str:
@@ -512,7 +591,8 @@ def stage_object(
     """Read the object's files into connection-local staging tables (outside any transaction,
     so a file DuckDB's fast reader rejects can be read again by the careful one). An
     append-only object whose loaded files are unchanged reads only its new files."""
-    result = ReadResult(table=f"raw.{raw_table_name(ctx.instance, spec)}")
+    table = f"raw.{raw_table_name(ctx.instance, spec)}"
+    result = ReadResult(table=table, staging=staging_table(table))
     files = find_object_files(folder, spec)
     if not files and spec.required:
         raise ExtractError(
@@ -523,9 +603,9 @@ def stage_object(
     result.stamps = {str(path): file_stamp(path) for path in files}
     result.signature = reading_signature(spec, ctx)
     result.mode, to_read = plan_load(con, result.table, spec, result.stamps, result.signature)
-    _create_staging(con, spec)
-    for index, name in enumerate(to_read):
-        _load_file(con, spec, Path(name), index, ctx, result)
+    _create_staging(con, spec, result.staging)
+    if to_read:
+        _load_files(con, spec, [Path(name) for name in to_read], ctx, result)
     if result.mode == "full" and files and not result.files and spec.required:
         raise ExtractError(f"{files[0]}: required object {spec.name} has only empty files")
     return result
@@ -543,15 +623,20 @@ def publish_object(
     for ddl in (QUARANTINE_DDL, ACCOUNTING_DDL, LOADED_FILES_DDL):
         con.execute(ddl)
     rows = _RowSql(spec, ctx)
+    _record_files(con, result)
     if result.mode == "full":
         _replace_rows(con, rows, result)
     else:
         _append_rows(con, rows, result)
-    _record_files(con, result)
     _account(con, spec, ctx, result)
-    for temp in ("_typed", "_losers", "_malformed", "_contenders"):
+    for temp in ("_losers", "_contenders"):
         con.execute(f"DROP TABLE IF EXISTS {temp}")
     return result
+
+
+def drop_staging(con: duckdb.DuckDBPyConnection, result: ReadResult) -> None:
+    """Remove what a load staged and did not publish (an append, a failed or rolled back load)."""
+    con.execute(f"DROP TABLE IF EXISTS {result.staging}")
 
 
 @dataclass(frozen=True)
@@ -598,21 +683,39 @@ class _RowSql:
         )
 
 
-def _quarantine_staged(con: duckdb.DuckDBPyConnection, rows: _RowSql) -> None:
-    """Quarantine the staged rows that did not parse or break a reading rule."""
-    con.execute(
-        """INSERT INTO raw.quarantine
-           SELECT $instance, $object, file_name, row_number, reason, problems, record, now(),
-                  $run_id
-           FROM _malformed""",
-        rows.params,
+def _malformed_table(malformed: list[Malformed]):
+    import pyarrow as pa
+
+    names = ("file_name", "row_number", "reason", "problems", "record")
+    types = (pa.string(), pa.int64(), pa.string(), pa.list_(pa.string()), pa.string())
+    return pa.table(
+        {
+            name: pa.array([row[position] for row in malformed], type=kind)
+            for position, (name, kind) in enumerate(zip(names, types, strict=True))
+        }
     )
+
+
+def _quarantine_staged(con: duckdb.DuckDBPyConnection, rows: _RowSql, result: ReadResult) -> None:
+    """Quarantine the staged rows that did not parse or break a reading rule."""
+    if result.malformed:
+        con.register("_malformed_rows", _malformed_table(result.malformed))
+        try:
+            con.execute(
+                """INSERT INTO raw.quarantine
+                   SELECT $instance, $object, file_name, row_number, reason, problems, record,
+                          now(), $run_id
+                   FROM _malformed_rows""",
+                rows.params,
+            )
+        finally:
+            con.unregister("_malformed_rows")
     con.execute(
-        """INSERT INTO raw.quarantine
+        f"""INSERT INTO raw.quarantine
            SELECT $instance, $object, _file_name, _row_number,
                   split_part(_problems[1], ':', 1) || ':' || split_part(_problems[1], ':', 2),
                   _problems, _record, now(), $run_id
-           FROM _typed WHERE len(_problems) > 0""",
+           FROM {result.staging} WHERE _problems IS NOT NULL""",
         rows.params,
     )
 
@@ -634,38 +737,38 @@ def _rank_losers(con: duckdb.DuckDBPyConnection, rows: _RowSql, candidates: str)
 
 
 def _replace_rows(con: duckdb.DuckDBPyConnection, rows: _RowSql, result: ReadResult) -> None:
+    """The staging table, without its quarantined rows, becomes the raw table."""
+    staging = result.staging
     con.execute(
         "DELETE FROM raw.quarantine WHERE source_instance = $instance AND object = $object",
         {"instance": rows.ctx.instance, "object": rows.spec.name},
     )
-    con.execute("DELETE FROM ops.loaded_files WHERE raw_table = $t", {"t": result.table})
-    _quarantine_staged(con, rows)
-    _rank_losers(con, rows, "SELECT * FROM _typed WHERE len(_problems) = 0")
-    if not result.files:
-        _create_empty_table(con, result.table, rows.spec)
-        return
+    _quarantine_staged(con, rows, result)
+    _rank_losers(con, rows, f"SELECT * FROM {staging} WHERE _problems IS NULL")
+    rows.quarantine_losers(con, staging)
+    con.execute(f"DELETE FROM {staging} WHERE _problems IS NOT NULL")
     con.execute(
-        f"""CREATE OR REPLACE TABLE {result.table} AS
-            SELECT {rows.fields}, $instance AS _source_instance, _file_name, _row_number,
-                   now() AS _loaded_at
-            FROM _typed ANTI JOIN _losers USING (_file_name, _row_number)
-            WHERE len(_problems) = 0""",
-        {"instance": rows.ctx.instance},
+        f"""DELETE FROM {staging} s USING _losers l
+            WHERE s._file_name = l._file_name AND s._row_number = l._row_number"""
     )
-    rows.quarantine_losers(con, "_typed")
+    con.execute(f"ALTER TABLE {staging} DROP COLUMN _problems")
+    con.execute(f"ALTER TABLE {staging} DROP COLUMN _record")
+    con.execute(f"DROP TABLE IF EXISTS {result.table}")
+    con.execute(f'ALTER TABLE {staging} RENAME TO "{result.table.split(".", 1)[1]}"')
 
 
 def _append_rows(con: duckdb.DuckDBPyConnection, rows: _RowSql, result: ReadResult) -> None:
     """Add the new files' rows; a key already in the table goes to whichever row wins, the
     other is quarantined (taken out of the table if it was there)."""
-    target = result.table
-    _quarantine_staged(con, rows)
+    target, staging = result.table, result.staging
+    _quarantine_staged(con, rows, result)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _contenders AS
-            SELECT {rows.fields}, _file_name, _row_number FROM _typed WHERE len(_problems) = 0
+            SELECT {rows.fields}, _file_name, _row_number FROM {staging} WHERE _problems IS NULL
             UNION ALL
             SELECT {rows.fields}, _file_name, _row_number FROM {target}
-            SEMI JOIN (SELECT {rows.key} FROM _typed WHERE len(_problems) = 0) USING ({rows.key})"""
+            SEMI JOIN (SELECT {rows.key} FROM {staging} WHERE _problems IS NULL)
+                 USING ({rows.key})"""
     )
     _rank_losers(con, rows, "SELECT * FROM _contenders")
     rows.quarantine_losers(con, "_contenders")
@@ -676,26 +779,28 @@ def _append_rows(con: duckdb.DuckDBPyConnection, rows: _RowSql, result: ReadResu
     con.execute(
         f"""INSERT INTO {target}
             SELECT {rows.fields}, $instance, _file_name, _row_number, now()
-            FROM _typed ANTI JOIN _losers USING (_file_name, _row_number)
-            WHERE len(_problems) = 0""",
+            FROM {staging} ANTI JOIN _losers USING (_file_name, _row_number)
+            WHERE _problems IS NULL""",
         {"instance": rows.ctx.instance},
     )
 
 
 def _record_files(con: duckdb.DuckDBPyConnection, result: ReadResult) -> None:
-    """Remember each file read in this load: its stamp and the rows read from it."""
+    """Remember each file read in this load: its stamp and the rows read from it (a full load
+    forgets the files of the previous one)."""
+    if result.mode == "full":
+        con.execute("DELETE FROM ops.loaded_files WHERE raw_table = $t", {"t": result.table})
     read = [*result.files, *result.skipped_files]
     if not read:
         return
-    counts = dict(
-        con.execute(
-            """SELECT file_name, sum(n) FROM (
-                   SELECT _file_name AS file_name, count(*) AS n FROM _typed GROUP BY ALL
-                   UNION ALL
-                   SELECT file_name, count(*) FROM _malformed GROUP BY ALL
-               ) GROUP BY ALL"""
-        ).fetchall()
+    counts = Counter(
+        dict(
+            con.execute(
+                f"SELECT _file_name, count(*) FROM {result.staging} GROUP BY ALL"
+            ).fetchall()
+        )
     )
+    counts.update(row[0] for row in result.malformed)
     con.executemany(
         "INSERT INTO ops.loaded_files VALUES (?, ?, ?, ?, ?, ?, ?, now())",
         [

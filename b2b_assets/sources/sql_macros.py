@@ -9,12 +9,13 @@ _CHUNK_INDEX = " + ".join(_UPPER_BIT.format(pos=i + 1, bit=1 << i) for i in rang
 
 MACROS = (
     # Each macro tests the common case first with cheap comparisons, so that the costly string
-    # functions only run on the few values that need them.
+    # functions only run on the few values that need them. Sets of constants are written as
+    # `contains`/`list_contains`: a long IN list would be planned as a join per column.
     # Null: empty, `null`, `NULL` (and surrounding blanks). Only a short value starting with a
     # blank or an `n` can be one, so most values pass after two cheap tests.
     """CREATE OR REPLACE TEMP MACRO b2b_null(x) AS
        CASE WHEN strlen(x) < 9
-                 AND (x = '' OR left(x, 1) IN ('n', 'N', ' ', chr(9), chr(10), chr(13)))
+                 AND contains('nN ' || chr(9) || chr(10) || chr(13), left(x, 1))
                  AND lower(trim(x, ' ' || chr(9) || chr(10) || chr(13))) IN ('', 'null')
             THEN NULL ELSE x END""",
     # Surrounding blanks removed (ids).
@@ -29,8 +30,8 @@ MACROS = (
     # Booleans: true/false, 1/0, and yes/no, y/n, t/f in any case.
     """CREATE OR REPLACE TEMP MACRO b2b_bool(x) AS
        CASE WHEN x IN ('true', 'false') THEN x = 'true'
-            WHEN lower(trim(x)) IN ('true', '1', 'yes', 'y', 't') THEN TRUE
-            WHEN lower(trim(x)) IN ('false', '0', 'no', 'n', 'f') THEN FALSE END""",
+            WHEN list_contains(['true', '1', 'yes', 'y', 't'], lower(trim(x))) THEN TRUE
+            WHEN list_contains(['false', '0', 'no', 'n', 'f'], lower(trim(x))) THEN FALSE END""",
     f"""CREATE OR REPLACE TEMP MACRO sf_chunk(c) AS
        substr('ABCDEFGHIJKLMNOPQRSTUVWXYZ012345', 1 + {_CHUNK_INDEX}, 1)""",
     # Salesforce ids: a 15-character id and its 18-character form name one record; 15-character
