@@ -149,22 +149,34 @@ def validate_table(
             return _failed(key, rows, cases)
     per_row = _without_uniqueness(schema)
     columns = ", ".join(f'"{name}"' for name in schema.columns)
-    reader = con.sql(f"SELECT {columns} FROM {rows_sql}").to_arrow_reader(BATCH_ROWS)
-    checked, empty = 0, True
-    try:
-        for batch in reader:
-            empty = False
-            frame = utc_frame(pl.from_arrow(batch))
-            result = validate_frame(key, frame, per_row)
-            checked += frame.height
-            if not result.passed:
-                return result
-    finally:
-        reader.close()
-    if empty:
-        # Types are checked even for an empty table.
-        frame = read_frame(con, f"SELECT {columns} FROM {table} LIMIT 0")
-        return validate_frame(key, frame, per_row)
+    # Types are a property of the table: checked once, on no rows.
+    typed = validate_frame(key, read_frame(con, f"SELECT {columns} FROM {table} LIMIT 0"), per_row)
+    if not typed.passed:
+        return typed
+    # Values are checked only in the columns that have a rule about them; a nullable column
+    # without checks cannot fail on any value, so its data is not read.
+    ruled = [
+        name
+        for name, column in per_row.columns.items()
+        if column.checks or not column.nullable or per_row.checks
+    ]
+    checked = scalar(con, f"SELECT count(*) FROM {rows_sql}") if where else None
+    if ruled:
+        values = per_row.select_columns(ruled)
+        listed = ", ".join(f'"{name}"' for name in ruled)
+        reader = con.sql(f"SELECT {listed} FROM {rows_sql}").to_arrow_reader(BATCH_ROWS)
+        checked = 0
+        try:
+            for batch in reader:
+                frame = utc_frame(pl.from_arrow(batch))
+                result = validate_frame(key, frame, values)
+                checked += frame.height
+                if not result.passed:
+                    return result
+        finally:
+            reader.close()
+    if checked is None:
+        checked = scalar(con, f"SELECT count(*) FROM {table}")
     return AssetCheckResult(
         asset_key=key,
         check_name=CHECK_NAME,
