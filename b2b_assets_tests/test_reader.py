@@ -10,7 +10,13 @@ import polars as pl
 import pytest
 
 from b2b_assets.sources.catalog import FX_RATES, OBJECTS_BY_TYPE, ObjectSpec
-from b2b_assets.sources.reader import ExtractError, ReadContext, ReadResult, load_object
+from b2b_assets.sources.reader import (
+    FAST_MAX_LINE_BYTES,
+    ExtractError,
+    ReadContext,
+    ReadResult,
+    load_object,
+)
 from b2b_assets_tests.conftest import write_csv
 from b2b_assets_tests.scenario import sf18
 
@@ -378,6 +384,19 @@ def test_csv_with_quoted_newlines_and_quotes(con, folder):
     got = rows(con, result.table)
     assert [r["name"] for r in got] == ['Town\nsend "Inc", Ltd', "Globex"]
     assert [r["_row_number"] for r in got] == [1, 2]
+
+
+def test_a_value_longer_than_the_fast_readers_line_limit_is_kept(con, folder):
+    long_name = "x" * (FAST_MAX_LINE_BYTES + 1000)
+    write_csv(
+        folder / "Account.csv",
+        [account(ID_A), account(ID_B, Name=long_name), account(ID_C, Name="Globex")],
+    )
+    result = load(con, folder, ACCOUNT)
+    got = rows(con, result.table)
+    assert [len(r["name"]) for r in got] == [len("Townsend"), len(long_name), len("Globex")]
+    assert [r["_row_number"] for r in got] == [1, 2, 3]
+    assert result.rows_quarantined == 0
 
 
 def test_parquet_input_with_typed_columns(con, folder):

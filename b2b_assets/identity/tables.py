@@ -150,18 +150,32 @@ def _resolve_people(con, context):
             SELECT l.node AS person_key, l.label, l.component, p.email_normalized
             FROM {labels} l JOIN b2b.person p ON p.person_key = l.node"""
     )
+    # Most people carry one email: the mode and the distinct count are only computed for the
+    # components whose records disagree, and the id is hashed once per person.
     con.execute(
         """CREATE OR REPLACE TEMP TABLE _person_components AS
-           SELECT component, any_value(label) AS label, mode(email_normalized) AS email,
-                  count(DISTINCT email_normalized) AS emails, count(*) AS size
-           FROM _person_members GROUP BY component"""
+           WITH spans AS (
+               SELECT component, any_value(label) AS label, min(email_normalized) AS low,
+                      max(email_normalized) AS high, count(*) AS size
+               FROM _person_members GROUP BY component
+           ),
+           mixed AS (
+               SELECT component, mode(email_normalized) AS email,
+                      count(DISTINCT email_normalized) AS emails
+               FROM _person_members
+               SEMI JOIN (SELECT component FROM spans WHERE low <> high) USING (component)
+               GROUP BY component
+           )
+           SELECT s.component, s.size, coalesce(m.email, s.low) AS email,
+                  coalesce(m.emails, CASE WHEN s.low IS NULL THEN 0 ELSE 1 END) AS emails,
+                  'p_' || left(md5(coalesce('email:' || coalesce(m.email, s.low),
+                                            'key:' || s.label)), 20) AS person_id
+           FROM spans s LEFT JOIN mixed m USING (component)"""
     )
     con.execute(
         """CREATE OR REPLACE TABLE identity.person AS
-           SELECT m.person_key,
-                  'p_' || left(md5(coalesce('email:' || c.email, 'key:' || c.label)), 20)
-                      AS person_id,
-                  c.email, c.emails AS distinct_emails, c.size AS component_size
+           SELECT m.person_key, c.person_id, c.email, c.emails AS distinct_emails,
+                  c.size AS component_size
            FROM _person_members m JOIN _person_components c USING (component)"""
     )
     unified = scalar(con, "SELECT count(*) FROM _person_components")

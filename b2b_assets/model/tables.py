@@ -365,7 +365,8 @@ def experience_event(config: SourcesConfig) -> TableAsset:
                    {key("lead_id", src.name)} AS person_key, {_activity_type_name()} AS event_type,
                    activity_type_id AS event_type_id, activity_date AS occurred_at,
                    primary_attribute_value AS page,
-                   coalesce(json_extract_string(attributes, '$."Webpage URL"'),
+                   coalesce(CASE WHEN contains(attributes, '"Webpage URL"')
+                                 THEN json_extract_string(attributes, '$."Webpage URL"') END,
                             primary_attribute_value) AS url,
                    primary_attribute_value_id
             FROM {{rows}}""",

@@ -24,6 +24,10 @@ from b2b_assets.sql import scalar, table_exists
 
 EXTENSIONS = (".csv", ".parquet")
 MAX_FIELD_BYTES = 64 * 1024 * 1024
+# DuckDB's reader splits a file into buffers of at least this line length, so a large limit
+# leaves one buffer (one thread) per file. A longer line is a rejected row, and the file is
+# read again by Python's csv module, which takes fields up to MAX_FIELD_BYTES.
+FAST_MAX_LINE_BYTES = 2 * 1024 * 1024
 VALUE_PREVIEW = 80
 MAX_AMOUNT = 1e15
 
@@ -313,7 +317,7 @@ def _csv_scan_of(index: int) -> str:
     return (
         "(SELECT *, row_number() OVER () AS _row_number FROM read_csv($path, auto_detect = false, "
         "header = true, delim = ',', quote = '\"', escape = '\"', columns = $columns, "
-        f"strict_mode = true, null_padding = false, max_line_size = {MAX_FIELD_BYTES}, "
+        f"strict_mode = true, null_padding = false, max_line_size = {FAST_MAX_LINE_BYTES}, "
         f"store_rejects = true, rejects_table = '_rejects_{index}', "
         f"rejects_scan = '_rejects_scan_{index}'))"
     )
@@ -431,38 +435,49 @@ def _load_file(
     if header is None:
         return False, []
     positions = map_columns(path, header, spec)
-    for stale in (f"_rejects_{index}", f"_rejects_scan_{index}"):
-        con.execute(f"DROP TABLE IF EXISTS {stale}")
     scan, params = _file_scan(path, header, index)
-    clean = _select_clean(spec, positions, header, parquet, ctx, scan)
-    statement = _stage_statement(spec, result.staging, clean)
-    full_params: dict[str, object] = {
-        "path": str(path),
+    numbered = f"_numbered_{index}"
+    source = scan if parquet else f"(SELECT * FROM {numbered})"
+    statement = _stage_statement(
+        spec, result.staging, _select_clean(spec, positions, header, parquet, ctx, source)
+    )
+    values: dict[str, object] = {
         "file_name": str(path),
         "instance": ctx.instance,
         "loaded_at": result.loaded_at,
-        **params,
     }
     if "$currencies" in statement:
-        full_params["currencies"] = list(ctx.currencies)
+        values["currencies"] = list(ctx.currencies)
     if "$instances" in statement:
-        full_params["instances"] = list(ctx.instances)
-    try:
-        con.execute(statement, full_params)
-    except duckdb.Error as exc:
-        if parquet:
+        values["instances"] = list(ctx.instances)
+    if parquet:
+        try:
+            con.execute(statement, {**values, "path": str(path)})
+        except duckdb.Error as exc:
             raise ExtractError(f"{path}: cannot be read: {exc}") from exc
+        return True, []
+    from_python = statement.replace(source, "(SELECT * FROM _python_rows)")
+    for stale in (f"_rejects_{index}", f"_rejects_scan_{index}"):
+        con.execute(f"DROP TABLE IF EXISTS {stale}")
+    try:
+        # Numbering the rows keeps the scan on one thread, so it is done on its own and the
+        # cleaning, typing and writing that follow run in parallel.
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {numbered} AS SELECT * FROM {scan}",
+            {"path": str(path), **params},
+        )
+    except duckdb.Error:
         # DuckDB's fast reader gave up on the whole file (e.g. mixed line endings): read it
         # with Python's csv module instead, row by row, quarantining what does not parse.
-        return True, _load_with_python(con, statement, full_params, path, header, index)
-    rejected = 0 if parquet else scalar(con, f"SELECT count(*) FROM _rejects_{index}")
-    if rejected:
-        # Some rows did not parse: read the file again with the careful reader, which also
-        # takes rows the fast one cannot (e.g. a line ending unlike the file's others).
-        con.execute(
-            f"DELETE FROM {result.staging} WHERE _file_name = $file_name", {"file_name": str(path)}
-        )
-        return True, _load_with_python(con, statement, full_params, path, header, index)
+        return True, _load_with_python(con, from_python, values, path, header)
+    try:
+        if scalar(con, f"SELECT count(*) FROM _rejects_{index}"):
+            # Some rows did not parse: read the file again with the careful reader, which also
+            # takes rows the fast one cannot (e.g. a line ending unlike the file's others).
+            return True, _load_with_python(con, from_python, values, path, header)
+        con.execute(statement, values)
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {numbered}")
     return True, []
 
 
@@ -472,8 +487,9 @@ def _load_with_python(
     params: dict[str, object],
     path: Path,
     header: list[str],
-    index: int,
 ) -> list[Malformed]:
+    """Stage the file's rows read by Python's csv module (`statement` reads `_python_rows`);
+    returns the rows that do not parse."""
     width = len(header)
     columns: list[list[str | None]] = [[] for _ in range(width)]
     numbers: list[int] = []
@@ -509,8 +525,7 @@ def _load_with_python(
     table = pa_table({f"c{i}": columns[i] for i in range(width)}, numbers)
     con.register("_python_rows", table)
     try:
-        fallback = statement.replace(_csv_scan_of(index), "(SELECT * FROM _python_rows)")
-        con.execute(fallback, {k: v for k, v in params.items() if f"${k}" in fallback})
+        con.execute(statement, params)
     finally:
         con.unregister("_python_rows")
     return malformed
