@@ -668,3 +668,23 @@ def test_cli_entry_point(tmp_path):
     assert (out / "expected.json").is_file()
     with pytest.raises(FileExistsError):
         generate(0.0005, out, quiet=True)
+
+
+def test_background_lead_ids_never_take_a_planted_or_unknown_lead_id():
+    """Above scale 1 there are more background leads than ids below the planted ones: they
+    continue past every planted and unknown lead id (scale 10 has about 7.6M per instance)."""
+    from b2b_assets.synth.activities import UNKNOWN_LEAD_BASE as BACKGROUND_UNKNOWN
+    from b2b_assets.synth.plant import PAIRED_LEAD_BASE, PLANTED_LEAD_BASE, UNKNOWN_LEAD_BASE
+    from b2b_assets.synth.world import background_lead_ids
+
+    ids = background_lead_ids(7_700_000)
+    assert ids.n_unique() == ids.len() == 7_700_000
+    assert ids.is_sorted()
+    taken = [
+        (PLANTED_LEAD_BASE, PAIRED_LEAD_BASE + 1_000_000),  # planted and paired leads
+        (BACKGROUND_UNKNOWN, BACKGROUND_UNKNOWN + 10_000_000),  # activities of unknown leads
+        (UNKNOWN_LEAD_BASE, UNKNOWN_LEAD_BASE + 10_000_000),
+    ]
+    for low, high in taken:
+        assert ids.filter((ids >= low) & (ids < high)).len() == 0, (low, high)
+    assert background_lead_ids(3).to_list() == [1_000_001, 1_000_002, 1_000_003]

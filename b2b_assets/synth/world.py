@@ -13,7 +13,7 @@ import polars as pl
 
 from . import vocab
 from .ids import BAD_BASE, sf_ids
-from .plant import CRM, POD, SALT, Planter
+from .plant import CRM, PLANTED_LEAD_BASE, POD, SALT, Planter
 from .rng import Rng
 from .schema import OBJECTS, POLARS_TYPE
 
@@ -23,6 +23,11 @@ XREF = OBJECTS["mdm"]["account_xref"]
 LINE = {"crm_1": 1, "crm_2": 2}
 SYNCED = {"marketo_1": "crm_1", "marketo_2": "crm_2"}
 BG_LEAD_BASE = 1_000_001
+# Background lead ids run from BG_LEAD_BASE up to the planted leads' ids; the background leads
+# beyond that many (scales above 1) continue past every planted and unknown lead id, so no
+# background lead ever takes a planted lead's id.
+BG_LEADS_BELOW_PLANTED = PLANTED_LEAD_BASE - BG_LEAD_BASE
+BG_LEAD_CONTINUATION = 100_000_001
 
 INTERNALS: dict[str, dict[str, pl.DataType]] = {
     "Account": {"_c": pl.Int64, "_golden": pl.String},
@@ -499,12 +504,23 @@ def _leads(seed, people, contacts, companies, as_of, planter) -> dict[str, pl.Da
             updatedAt=seconds_to_ts(updated_s),
         )
         df = df.sort(["createdAt", "_order"], maintain_order=True).with_columns(
-            id=pl.int_range(BG_LEAD_BASE, BG_LEAD_BASE + n, dtype=pl.Int64)
+            id=background_lead_ids(n)
         )
         out[instance] = pl.concat(
             [frame_of("leads", df, bg=True), planted_frame(planter, instance, "leads")]
         ).sort("id", maintain_order=True)
     return out
+
+
+def background_lead_ids(n: int) -> pl.Series:
+    """The ids of n background leads, in order, clear of the planted lead ids at any scale."""
+    index = pl.Series("id", range(n), dtype=pl.Int64)
+    return pl.select(
+        pl.when(index < BG_LEADS_BELOW_PLANTED)
+        .then(index + BG_LEAD_BASE)
+        .otherwise(index - BG_LEADS_BELOW_PLANTED + BG_LEAD_CONTINUATION)
+        .alias("id")
+    ).to_series()
 
 
 def _opportunities(seed, n_total, accounts, as_of, planter) -> dict[str, pl.DataFrame]:
