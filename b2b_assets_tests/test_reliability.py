@@ -31,6 +31,7 @@ from dagster._core.test_utils import create_run_for_test
 
 from b2b_assets.recover import main as recover_main
 from b2b_assets.recover import process_alive, recover
+from b2b_assets.sources.reader import STAGING_PREFIX
 from b2b_assets_tests.conftest import REPO_ROOT, copy_demo, materialize_env, query
 
 AS_OF = "2026-11-15"
@@ -64,8 +65,21 @@ def _normal(value: Any) -> Any:
     return value
 
 
+def staging_tables(warehouse: Path) -> list[str]:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        rows = con.execute(
+            f"SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, '{STAGING_PREFIX}')"
+        ).fetchall()
+        return [row[0] for row in rows]
+    finally:
+        con.close()
+
+
 def snapshot(warehouse: Path) -> Snapshot:
-    """Every table's rows (sorted), without the columns that record when/which run wrote them."""
+    """Every published table's rows (sorted), without the columns that record when/which run
+    wrote them. A raw load's staging table is not published: a load killed while staging leaves
+    it behind until that object's next load replaces it."""
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         tables = con.execute(
@@ -73,6 +87,7 @@ def snapshot(warehouse: Path) -> Snapshot:
                 FROM duckdb_columns()
                 WHERE schema_name IN ({", ".join(f"'{s}'" for s in SCHEMAS)})
                   AND database_name = current_database()
+                  AND NOT starts_with(table_name, '{STAGING_PREFIX}')
                 GROUP BY ALL ORDER BY ALL"""
         ).fetchall()
         result: Snapshot = {}
@@ -361,6 +376,7 @@ def test_killed_run_leaves_every_table_as_before_and_a_clean_run_recovers(demo: 
     )
     assert code == 0, f"the run after the killed one failed:\n{clean.tail()}"
     assert_same(snapshot(warehouse), demo.state)
+    assert staging_tables(warehouse) == []
 
 
 def _outbox(folder: Path) -> dict[str, bytes]:

@@ -619,8 +619,12 @@ def stage_object(
     result.signature = reading_signature(spec, ctx)
     result.mode, to_read = plan_load(con, result.table, spec, result.stamps, result.signature)
     _create_staging(con, spec, result.staging)
-    if to_read:
-        _load_files(con, spec, [Path(name) for name in to_read], ctx, result)
+    try:
+        if to_read:
+            _load_files(con, spec, [Path(name) for name in to_read], ctx, result)
+    except BaseException:
+        drop_staging(con, result)
+        raise
     if result.mode == "full" and files and not result.files and spec.required:
         raise ExtractError(f"{files[0]}: required object {spec.name} has only empty files")
     return result
