@@ -107,3 +107,9 @@ PERSON = pa.DataFrameSchema(
     name="profile.person",
     strict=True,
 )
+
+ACTIVITY_COLUMNS = ["last_activity_at", "event_count"]
+PERSON_TRAITS = PERSON.remove_columns(ACTIVITY_COLUMNS).set_name("profile.person_traits")
+PERSON_ACTIVITY = PERSON.select_columns(["person_id", *ACTIVITY_COLUMNS]).set_name(
+    "profile.person_activity"
+)

@@ -141,10 +141,10 @@ def _account_build(con, context):
     return {"as_of": as_of.isoformat()}
 
 
-def _person_build(con, context):
-    as_of = load_settings().as_of
+def _person_traits_build(con, context):
+    """Who each unified person is: email, name, accounts, consent (everything but activity)."""
     con.execute(
-        f"""CREATE OR REPLACE TABLE profile.person AS
+        f"""CREATE OR REPLACE TABLE profile.person_traits AS
         WITH records AS MATERIALIZED (
             SELECT i.person_id, i.email AS unified_email, p.*
             FROM identity.person i JOIN b2b.person p USING (person_key)
@@ -176,31 +176,47 @@ def _person_build(con, context):
         accounts AS (
             SELECT person_id, list_sort(list(account_id)) AS account_ids
             FROM profile.person_account GROUP BY person_id
-        ),
-        activity AS (
-            SELECT i.person_id, max(e.last_activity_at) AS last_activity_at,
-                   sum(e.event_count)::BIGINT AS event_count
-            FROM (
-                SELECT person_key, max(occurred_at) AS last_activity_at, count(*) AS event_count
-                FROM b2b.experience_event WHERE occurred_at <= $as_of GROUP BY person_key
-            ) e
-            JOIN identity.person i USING (person_key)
-            GROUP BY i.person_id
         )
         SELECT b.person_id, b.email, coalesce(a.account_ids, []) AS account_ids,
                b.email IS NOT NULL AND NOT b.any_opt_out AS can_email,
                b.first_name, b.last_name, b.title, k.source_keys, n.source_instances,
-               coalesce(o.opt_out_reasons, []) AS opt_out_reasons,
-               v.last_activity_at, coalesce(v.event_count, 0) AS event_count
+               coalesce(o.opt_out_reasons, []) AS opt_out_reasons
         FROM base b
         JOIN keys k USING (person_id)
         JOIN instances n USING (person_id)
         LEFT JOIN opt_outs o USING (person_id)
-        LEFT JOIN accounts a USING (person_id)
-        LEFT JOIN activity v USING (person_id)""",
+        LEFT JOIN accounts a USING (person_id)"""
+    )
+    return None
+
+
+def _person_activity_build(con, context):
+    """Each unified person's events up to as-of: counted per source person, then summed."""
+    as_of = load_settings().as_of
+    con.execute(
+        """CREATE OR REPLACE TABLE profile.person_activity AS
+        SELECT i.person_id, max(e.last_activity_at) AS last_activity_at,
+               sum(e.event_count)::BIGINT AS event_count
+        FROM (
+            SELECT person_key, max(occurred_at) AS last_activity_at, count(*) AS event_count
+            FROM b2b.experience_event WHERE occurred_at <= $as_of GROUP BY person_key
+        ) e
+        JOIN identity.person i USING (person_key)
+        GROUP BY i.person_id""",
         {"as_of": as_of},
     )
     return {"as_of": as_of.isoformat()}
+
+
+def _person_build(con, context):
+    """The person profile: traits and activity side by side. New events rebuild the activity
+    and this join, not the traits."""
+    con.execute(
+        """CREATE OR REPLACE TABLE profile.person AS
+        SELECT t.*, a.last_activity_at, coalesce(a.event_count, 0) AS event_count
+        FROM profile.person_traits t LEFT JOIN profile.person_activity a USING (person_id)"""
+    )
+    return {"as_of": load_settings().as_of.isoformat()}
 
 
 def profile_tables() -> list[TableAsset]:
@@ -252,14 +268,28 @@ def profile_tables() -> list[TableAsset]:
             build=_account_build,
         ),
         TableAsset(
-            key=_key("profile", "person"),
-            description="One row per unified person: email, accounts, consent, activity.",
+            key=_key("profile", "person_traits"),
+            description="One row per unified person: email, name, accounts, consent.",
             deps=[
                 _key("identity", "person"),
                 _key("b2b", "person"),
                 _key("profile", "person_account"),
-                _key("b2b", "experience_event"),
             ],
+            schema=s.PERSON_TRAITS,
+            build=_person_traits_build,
+        ),
+        TableAsset(
+            key=_key("profile", "person_activity"),
+            description="One row per unified person with events: the latest and how many, "
+            "up to B2B_AS_OF.",
+            deps=[_key("identity", "person"), _key("b2b", "experience_event")],
+            schema=s.PERSON_ACTIVITY,
+            build=_person_activity_build,
+        ),
+        TableAsset(
+            key=_key("profile", "person"),
+            description="One row per unified person: email, accounts, consent, activity.",
+            deps=[_key("profile", "person_traits"), _key("profile", "person_activity")],
             schema=s.PERSON,
             build=_person_build,
         ),
