@@ -29,6 +29,7 @@ from dagster import AssetKey, AssetSelection, DagsterInstance, DagsterRunStatus
 from dagster._core.events import DagsterEvent, DagsterEventType
 from dagster._core.test_utils import create_run_for_test
 
+from b2b_assets.bench import materialize_command
 from b2b_assets.recover import main as recover_main
 from b2b_assets.recover import process_alive, recover
 from b2b_assets.sources.reader import STAGING_PREFIX
@@ -273,17 +274,7 @@ class Materialization:
         cls, env: dict[str, str], stall_seconds: float = 90.0, select: str = "*"
     ) -> Materialization:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "dagster",
-                "asset",
-                "materialize",
-                "-m",
-                "b2b_assets.definitions",
-                "--select",
-                select,
-            ],
+            materialize_command(select),
             cwd=REPO_ROOT,
             env=env,
             stdout=subprocess.PIPE,

@@ -57,6 +57,7 @@ from pathlib import Path
 import duckdb
 
 from b2b_assets.activation.outbox import outbox_adds
+from b2b_assets.bench import materialize_command
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_DATA = REPO / "data"
@@ -340,12 +341,7 @@ BOOTSTRAP = ("raw/fx_rates", "raw/crm_1__opportunity", "raw/crm_2__opportunity")
 
 
 def bootstrap(dev: DagsterDev, timeout: float = 300.0) -> None:
-    dagster = Path(sys.executable).parent / "dagster"
-    command = [
-        str(dagster if dagster.exists() else "dagster"),
-        *("asset", "materialize", "-m", "b2b_assets.definitions"),
-        *("--select", ",".join(BOOTSTRAP)),
-    ]
+    command = materialize_command(",".join(BOOTSTRAP))
     log(f"fallback: raw/fx_rates was not loaded; materializing {', '.join(BOOTSTRAP)} once")
     with (dev.env.root / "bootstrap.log").open("wb") as out:
         done = subprocess.run(

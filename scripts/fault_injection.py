@@ -50,6 +50,7 @@ import duckdb
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from b2b_assets.bench import materialize_command  # noqa: E402
 from b2b_assets.sources.catalog import OBJECTS_BY_TYPE, ObjectSpec, normalize_column_name  # noqa: E402
 
 DEMO = REPO_ROOT / "data"
@@ -209,17 +210,7 @@ class Runner:
         log_path = self.log_path()
         with log_path.open("w") as log:
             process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "dagster",
-                    "asset",
-                    "materialize",
-                    "-m",
-                    "b2b_assets.definitions",
-                    "--select",
-                    "*",
-                ],
+                materialize_command("*"),
                 cwd=REPO_ROOT,
                 env=env,
                 stdout=log,
