@@ -160,8 +160,9 @@ def validate_table(
         for name, column in per_row.columns.items()
         if column.checks or not column.nullable or per_row.checks
     ]
-    checked = scalar(con, f"SELECT count(*) FROM {rows_sql}") if where else None
-    if ruled:
+    if not ruled:
+        checked = scalar(con, f"SELECT count(*) FROM {rows_sql}")
+    else:
         values = per_row.select_columns(ruled)
         listed = ", ".join(f'"{name}"' for name in ruled)
         reader = con.sql(f"SELECT {listed} FROM {rows_sql}").to_arrow_reader(BATCH_ROWS)
@@ -175,8 +176,6 @@ def validate_table(
                     return result
         finally:
             reader.close()
-    if checked is None:
-        checked = scalar(con, f"SELECT count(*) FROM {table}")
     return AssetCheckResult(
         asset_key=key,
         check_name=CHECK_NAME,

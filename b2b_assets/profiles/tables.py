@@ -141,53 +141,49 @@ def _account_build(con, context):
     return {"as_of": as_of.isoformat()}
 
 
-def _person_traits_build(con, context):
-    """Who each unified person is: email, name, accounts, consent (everything but activity)."""
-    con.execute(
-        f"""CREATE OR REPLACE TABLE profile.person_traits AS
-        WITH records AS MATERIALIZED (
-            SELECT i.person_id, i.email AS unified_email, p.*
-            FROM identity.person i JOIN b2b.person p USING (person_key)
-        ),
-        -- One aggregate per kind of value: DuckDB aggregates several list states in one hash
-        -- table much more slowly than it aggregates each on its own.
-        base AS (
-            SELECT person_id, any_value(unified_email) AS email,
-                   {_preferred("first_name", "person_key")} AS first_name,
-                   {_preferred("last_name", "person_key")} AS last_name,
-                   {_preferred("title", "person_key")} AS title,
-                   bool_or(email_opt_out) AS any_opt_out
-            FROM records GROUP BY person_id
-        ),
-        keys AS (
-            SELECT person_id, list_sort(list(person_key)) AS source_keys
-            FROM records GROUP BY person_id
-        ),
-        instances AS (
-            SELECT person_id, {_sorted_set("source_instance")} AS source_instances
-            FROM records GROUP BY person_id
-        ),
-        opt_outs AS (
-            SELECT person_id,
-                   list_sort(list_distinct(flatten(list(list_transform(opt_out_reasons,
-                            lambda r: r || '@' || source_instance))))) AS opt_out_reasons
-            FROM records WHERE len(opt_out_reasons) > 0 GROUP BY person_id
-        ),
-        accounts AS (
-            SELECT person_id, list_sort(list(account_id)) AS account_ids
-            FROM profile.person_account GROUP BY person_id
-        )
-        SELECT b.person_id, b.email, coalesce(a.account_ids, []) AS account_ids,
-               b.email IS NOT NULL AND NOT b.any_opt_out AS can_email,
-               b.first_name, b.last_name, b.title, k.source_keys, n.source_instances,
-               coalesce(o.opt_out_reasons, []) AS opt_out_reasons
-        FROM base b
-        JOIN keys k USING (person_id)
-        JOIN instances n USING (person_id)
-        LEFT JOIN opt_outs o USING (person_id)
-        LEFT JOIN accounts a USING (person_id)"""
+# Who each unified person is: email, name, accounts, consent (everything but activity).
+PERSON_TRAITS_SQL = f"""
+    WITH records AS MATERIALIZED (
+        SELECT i.person_id, i.email AS unified_email, p.*
+        FROM identity.person i JOIN b2b.person p USING (person_key)
+    ),
+    -- One aggregate per kind of value: DuckDB aggregates several list states in one hash
+    -- table much more slowly than it aggregates each on its own.
+    base AS (
+        SELECT person_id, any_value(unified_email) AS email,
+               {_preferred("first_name", "person_key")} AS first_name,
+               {_preferred("last_name", "person_key")} AS last_name,
+               {_preferred("title", "person_key")} AS title,
+               bool_or(email_opt_out) AS any_opt_out
+        FROM records GROUP BY person_id
+    ),
+    keys AS (
+        SELECT person_id, list_sort(list(person_key)) AS source_keys
+        FROM records GROUP BY person_id
+    ),
+    instances AS (
+        SELECT person_id, {_sorted_set("source_instance")} AS source_instances
+        FROM records GROUP BY person_id
+    ),
+    opt_outs AS (
+        SELECT person_id,
+               list_sort(list_distinct(flatten(list(list_transform(opt_out_reasons,
+                        lambda r: r || '@' || source_instance))))) AS opt_out_reasons
+        FROM records WHERE len(opt_out_reasons) > 0 GROUP BY person_id
+    ),
+    accounts AS (
+        SELECT person_id, list_sort(list(account_id)) AS account_ids
+        FROM profile.person_account GROUP BY person_id
     )
-    return None
+    SELECT b.person_id, b.email, coalesce(a.account_ids, []) AS account_ids,
+           b.email IS NOT NULL AND NOT b.any_opt_out AS can_email,
+           b.first_name, b.last_name, b.title, k.source_keys, n.source_instances,
+           coalesce(o.opt_out_reasons, []) AS opt_out_reasons
+    FROM base b
+    JOIN keys k USING (person_id)
+    JOIN instances n USING (person_id)
+    LEFT JOIN opt_outs o USING (person_id)
+    LEFT JOIN accounts a USING (person_id)"""
 
 
 def _person_activity_build(con, context):
@@ -276,7 +272,7 @@ def profile_tables() -> list[TableAsset]:
                 _key("profile", "person_account"),
             ],
             schema=s.PERSON_TRAITS,
-            build=_person_traits_build,
+            select=PERSON_TRAITS_SQL,
         ),
         TableAsset(
             key=_key("profile", "person_activity"),

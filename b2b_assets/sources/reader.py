@@ -228,18 +228,26 @@ _KIND_PROBLEM = {
 }
 
 
-def _typed_ref(column: Column) -> str:
-    """The column's typed value in the query over the cleaned values (see `_stage_statement`)."""
-    if column.kind in _KIND_PROBLEM and column.kind != "json":
-        return f'c."_typed_{column.field}"'
+def _is_converted(column: Column) -> bool:
+    """Whether the column's typed value is a conversion of its text (JSON stays text)."""
+    return column.kind in _KIND_PROBLEM and column.kind != "json"
+
+
+def _cleaned_ref(column: Column) -> str:
+    """The column's cleaned text in the query over the cleaned values (see `_stage_statement`)."""
     return f'c."{column.field}"'
+
+
+def _typed_ref(column: Column) -> str:
+    """The column's typed value in the same query."""
+    return f'c."_typed_{column.field}"' if _is_converted(column) else _cleaned_ref(column)
 
 
 def _problem_exprs(spec: ObjectSpec) -> list[tuple[str, str]]:
     """(condition, message) of each problem a row can have, over the cleaned and typed values."""
     problems: list[tuple[str, str]] = []
     for column in spec.columns:
-        ref = f'c."{column.field}"'
+        ref = _cleaned_ref(column)
         if column.name in spec.key:
             problems.append((f"{ref} IS NULL", f"'{column.name}: missing key'"))
         if column.kind == "json":
@@ -280,9 +288,9 @@ def _stage_statement(spec: ObjectSpec, staging: str, clean: str) -> str:
     with problems, the list of them and the row as read. Each typed value is computed once and
     the list is only built for the rows that have a problem."""
     typed = ", ".join(
-        f'{_typed_expr(column, f"c.{chr(34)}{column.field}{chr(34)}")} AS "_typed_{column.field}"'
+        f'{_typed_expr(column, _cleaned_ref(column))} AS "_typed_{column.field}"'
         for column in spec.columns
-        if _typed_ref(column) != f'c."{column.field}"'
+        if _is_converted(column)
     )
     problems = _problem_exprs(spec)
     any_problem = " OR ".join(f"({condition})" for condition, _ in problems) or "FALSE"
