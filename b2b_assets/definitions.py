@@ -30,7 +30,7 @@ def build_definitions() -> Definitions:
         *build_raw_assets(settings.data_dir, config),
         *(build_table_asset(table, "b2b") for table in model_tables(config)),
         *(build_table_asset(table, "identity") for table in identity_tables(config)),
-        *(build_table_asset(table, "profile") for table in profile_tables()),
+        *(build_table_asset(table, "profile") for table in profile_tables(config)),
         *audiences,
         *(
             build_activation_asset(segment.name, segment.entity, destinations[name])

@@ -31,12 +31,21 @@ class TableAsset:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     # Limits the schema check to the rows a build added (see publish_table).
     scope: Callable[[duckdb.DuckDBPyConnection], str | None] | None = None
+    # Its strings are mostly distinct keys: see `write_keys_plainly`.
+    mostly_keys: bool = False
 
     def run(self, con: duckdb.DuckDBPyConnection, context: AssetExecutionContext):
         if self.build is not None:
             return self.build(con, context)
         con.execute(f"CREATE OR REPLACE TABLE {table_name(self.key)} AS {self.select}")
         return None
+
+
+def write_keys_plainly(con: duckdb.DuckDBPyConnection) -> None:
+    """Write without DuckDB's dictionary-FSST string encoding, which finds little to share
+    in distinct keys and doubles the cost of writing a person-level table (b2b.person: 10.2 s
+    with it, 6.4 s without). Other tables keep it: it shrinks the event JSON fourfold."""
+    con.execute("SET disabled_compression_methods = 'dict_fsst'")
 
 
 def build_table_asset(spec: TableAsset, group: str) -> AssetsDefinition:
@@ -55,7 +64,12 @@ def build_table_asset(spec: TableAsset, group: str) -> AssetsDefinition:
     )
     def _table(context: AssetExecutionContext, warehouse: DuckDBWarehouse):
         return publish_table(
-            context, warehouse, spec.schema, lambda con: spec.run(con, context), scope=spec.scope
+            context,
+            warehouse,
+            spec.schema,
+            lambda con: spec.run(con, context),
+            prepare=write_keys_plainly if spec.mostly_keys else None,
+            scope=spec.scope,
         )
 
     return _table

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import duckdb
 import pytest
 
+from b2b_assets.profiles.tables import _flag_list, _flags
 from b2b_assets_tests import scenario as s
 from b2b_assets_tests.scenario import key
 
@@ -138,6 +140,35 @@ def test_person_account_through_the_marketo_lead_company(scenario_run):
     eu = person_of(scenario_run, key(s.R_CON, "crm_3"))
     assert eu["email"] == "eu@globex.com"
     assert sorted(eu["account_ids"]) == sorted(["G-GLOBEX", swiss])
+
+
+def test_person_account_relations_roles_and_sources(scenario_run):
+    c1 = person_of(scenario_run, key(s.P_C1, "crm_1"))["person_id"]
+    p2 = person_of(scenario_run, key(s.P2, "crm_1"))["person_id"]
+    rows = scenario_run.frame(
+        "SELECT person_id, account_id, relations, roles, source_instances "
+        "FROM profile.person_account WHERE person_id IN ($c1, $p2)",
+        {"c1": c1, "p2": p2},
+    ).to_dicts()
+    pairs = {(row["person_id"], row["account_id"]): row for row in rows}
+    # c1 is tied to Townsend only by the active crm_1 relation, with its role.
+    assert pairs[(c1, "G-TOWNSEND")]["relations"] == ["account_contact_relation"]
+    assert pairs[(c1, "G-TOWNSEND")]["roles"] == ["Consultant"]
+    assert pairs[(c1, "G-TOWNSEND")]["source_instances"] == ["crm_1"]
+    # p2 is a Townsend contact in both CRMs and a marketo_1 lead of its company.
+    townsend = pairs[(p2, "G-TOWNSEND")]
+    assert townsend["relations"] == ["contact_account", "lead_company"]
+    assert townsend["roles"] is None
+    assert townsend["source_instances"] == ["crm_1", "crm_2", "marketo_1"]
+
+
+def test_a_set_of_known_values_rejects_an_unknown_one():
+    values = ["b", "a"]
+    query = f"""SELECT {_flag_list("f", values)} FROM (
+                    SELECT {_flags("v", values)} AS f FROM (VALUES ('b'), ('a'), ('b'), (NULL)) t(v))"""
+    assert duckdb.sql(query).fetchall() == [(["a", "b"],)]
+    with pytest.raises(duckdb.Error, match="a value outside"):
+        duckdb.sql(query.replace("(NULL)", "('c')")).fetchall()
 
 
 def test_can_email_false_when_marketo_unsubscribed(scenario_run):

@@ -156,6 +156,9 @@ OPPORTUNITY_PERSON = pa.DataFrameSchema(
     strict=True,
 )
 
+# How a person relates to an account: a Contact's account, an AccountContactRelation, a lead's
+# company.
+RELATIONS = ("account_contact_relation", "contact_account", "lead_company")
 ACCOUNT_PERSON_TYPES = {
     "relation_key": V,
     "source_instance": V,
@@ -172,7 +175,7 @@ ACCOUNT_PERSON = pa.DataFrameSchema(
         **SOURCE,
         "relation": pa.Column(
             pl.String(),
-            pa.Check.isin(["contact_account", "account_contact_relation", "lead_company"]),
+            pa.Check.isin(RELATIONS),
         ),
         "account_key": key_column("the account", unique=False),
         "person_key": key_column("the contact or lead", unique=False),

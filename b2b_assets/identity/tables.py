@@ -135,6 +135,7 @@ def person_link(config: SourcesConfig) -> TableAsset:
         description="One row per link between two person records, with the rule and evidence.",
         deps=[_key("b2b", "person")],
         schema=s.PERSON_LINK,
+        mostly_keys=True,
         select=select,
     )
 
@@ -190,6 +191,7 @@ def person(config: SourcesConfig) -> TableAsset:
         description="One row per live source person record: the unified person_id it resolves to.",
         deps=[_key("b2b", "person"), _key("identity", "person_link")],
         schema=s.PERSON_IDENTITY,
+        mostly_keys=True,
         build=_resolve_people,
     )
 

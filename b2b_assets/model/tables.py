@@ -138,6 +138,7 @@ def person(config: SourcesConfig) -> TableAsset:
             config, {"salesforce": ("Contact", "Account"), "marketo": ("leads", "companies")}
         ),
         schema=s.PERSON,
+        mostly_keys=True,
         select=select,
     )
 
@@ -265,6 +266,7 @@ def account_person(config: SourcesConfig) -> TableAsset:
             },
         ),
         schema=s.ACCOUNT_PERSON,
+        mostly_keys=True,
         select=select,
     )
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from dagster import AssetKey
 
 from b2b_assets.checks import profile_schemas as s
+from b2b_assets.checks.model_schemas import RELATIONS
 from b2b_assets.settings import load_settings
+from b2b_assets.sources.config import SourcesConfig
 from b2b_assets.tables import TableAsset
 
 
@@ -46,15 +50,71 @@ OPPORTUNITY_SQL = """
     FROM records r JOIN grouped g USING (opportunity_id)
     WHERE r.is_representative AND NOT r.is_excluded"""
 
-PERSON_ACCOUNT_SQL = f"""
-    SELECT p.person_id, a.account_id,
-           {_sorted_set("r.relation")} AS relations, {_sorted_set("r.roles")} AS roles,
-           {_sorted_set("r.source_instance")} AS source_instances
-    FROM b2b.account_person r
-    JOIN identity.person p ON p.person_key = r.person_key
-    JOIN identity.account a ON a.account_key = r.account_key
-    WHERE coalesce(r.is_active, TRUE)
-    GROUP BY p.person_id, a.account_id"""
+MAX_FLAGS = 62  # known values a set can keep as bits of one BIGINT
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _flags(column: str, values: Sequence[str]) -> str:
+    """Which of the known `values` a group's `column` takes, as the bits of one integer: far
+    cheaper than a list aggregate. A value that is not known stops the build."""
+    cases = " ".join(
+        f"WHEN {column} = {_literal(value)} THEN {1 << bit}"
+        for bit, value in enumerate(sorted(values))
+    )
+    unknown = _literal(f"{column}: a value outside {sorted(values)}")
+    return f"bit_or(CASE WHEN {column} IS NULL THEN 0 {cases} ELSE error({unknown}) END)"
+
+
+def _flag_list(flags: str, values: Sequence[str]) -> str:
+    """The sorted list of the `values` whose bits are set in `flags` (see `_flags`)."""
+    if not values:
+        return "CAST([] AS VARCHAR[])"
+    known = ", ".join(_literal(value) for value in sorted(values))
+    return f"list_filter([{known}], lambda value, i: ({flags} >> (i - 1)) & 1 = 1)"
+
+
+def _instances(config: SourcesConfig) -> list[str]:
+    instances = [source.name for source in config.sources]
+    if len(instances) > MAX_FLAGS:
+        raise ValueError(f"at most {MAX_FLAGS} source instances are supported")
+    return instances
+
+
+def _person_account_sql(config: SourcesConfig) -> str:
+    """Relations and sources are sets of known values, kept as bits; roles are free text, so
+    their list is built only for the pairs whose relations name more than one role."""
+    instances = _instances(config)
+    return f"""
+    WITH relations AS (
+        SELECT p.person_id, a.account_id, r.relation, r.roles, r.source_instance
+        FROM b2b.account_person r
+        JOIN identity.person p ON p.person_key = r.person_key
+        JOIN identity.account a ON a.account_key = r.account_key
+        WHERE coalesce(r.is_active, TRUE)
+    ),
+    pairs AS (
+        SELECT person_id, account_id,
+               {_flags("relation", RELATIONS)} AS relation_flags,
+               {_flags("source_instance", instances)} AS instance_flags,
+               min(roles) AS low_role, max(roles) AS high_role
+        FROM relations GROUP BY person_id, account_id
+    ),
+    several_roles AS (
+        SELECT person_id, account_id, {_sorted_set("roles")} AS roles
+        FROM relations
+        SEMI JOIN (SELECT person_id, account_id FROM pairs WHERE low_role <> high_role)
+            USING (person_id, account_id)
+        GROUP BY person_id, account_id
+    )
+    SELECT p.person_id, p.account_id,
+           {_flag_list("relation_flags", RELATIONS)} AS relations,
+           coalesce(r.roles, CASE WHEN p.low_role IS NOT NULL THEN [p.low_role] END) AS roles,
+           {_flag_list("instance_flags", instances)} AS source_instances
+    FROM pairs p LEFT JOIN several_roles r USING (person_id, account_id)"""
+
 
 PERSON_OPPORTUNITY_SQL = """
     SELECT ip.person_id, o.opportunity_id, r.role, bool_or(coalesce(r.is_primary, FALSE)) AS is_primary,
@@ -141,8 +201,10 @@ def _account_build(con, context):
     return {"as_of": as_of.isoformat()}
 
 
-# Who each unified person is: email, name, accounts, consent (everything but activity).
-PERSON_TRAITS_SQL = f"""
+def _person_traits_sql(config: SourcesConfig) -> str:
+    """Who each unified person is: email, name, accounts, consent (everything but activity)."""
+    instances = _instances(config)
+    return f"""
     WITH records AS MATERIALIZED (
         SELECT i.person_id, i.email AS unified_email, p.*
         FROM identity.person i JOIN b2b.person p USING (person_key)
@@ -154,15 +216,12 @@ PERSON_TRAITS_SQL = f"""
                {_preferred("first_name", "person_key")} AS first_name,
                {_preferred("last_name", "person_key")} AS last_name,
                {_preferred("title", "person_key")} AS title,
-               bool_or(email_opt_out) AS any_opt_out
+               bool_or(email_opt_out) AS any_opt_out,
+               {_flags("source_instance", instances)} AS instance_flags
         FROM records GROUP BY person_id
     ),
     keys AS (
         SELECT person_id, list_sort(list(person_key)) AS source_keys
-        FROM records GROUP BY person_id
-    ),
-    instances AS (
-        SELECT person_id, {_sorted_set("source_instance")} AS source_instances
         FROM records GROUP BY person_id
     ),
     opt_outs AS (
@@ -177,11 +236,11 @@ PERSON_TRAITS_SQL = f"""
     )
     SELECT b.person_id, b.email, coalesce(a.account_ids, []) AS account_ids,
            b.email IS NOT NULL AND NOT b.any_opt_out AS can_email,
-           b.first_name, b.last_name, b.title, k.source_keys, n.source_instances,
+           b.first_name, b.last_name, b.title, k.source_keys,
+           {_flag_list("b.instance_flags", instances)} AS source_instances,
            coalesce(o.opt_out_reasons, []) AS opt_out_reasons
     FROM base b
     JOIN keys k USING (person_id)
-    JOIN instances n USING (person_id)
     LEFT JOIN opt_outs o USING (person_id)
     LEFT JOIN accounts a USING (person_id)"""
 
@@ -215,7 +274,7 @@ def _person_build(con, context):
     return {"as_of": load_settings().as_of.isoformat()}
 
 
-def profile_tables() -> list[TableAsset]:
+def profile_tables(config: SourcesConfig) -> list[TableAsset]:
     return [
         TableAsset(
             key=_key("profile", "opportunity"),
@@ -234,7 +293,7 @@ def profile_tables() -> list[TableAsset]:
                 _key("identity", "account"),
             ],
             schema=s.PERSON_ACCOUNT,
-            select=PERSON_ACCOUNT_SQL,
+            select=_person_account_sql(config),
         ),
         TableAsset(
             key=_key("profile", "person_opportunity"),
@@ -272,7 +331,7 @@ def profile_tables() -> list[TableAsset]:
                 _key("profile", "person_account"),
             ],
             schema=s.PERSON_TRAITS,
-            select=PERSON_TRAITS_SQL,
+            select=_person_traits_sql(config),
         ),
         TableAsset(
             key=_key("profile", "person_activity"),
