@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 
 import duckdb
 import pandera.polars as pa
@@ -153,25 +154,29 @@ def validate_table(
     typed = validate_frame(key, read_frame(con, f"SELECT {columns} FROM {table} LIMIT 0"), per_row)
     if not typed.passed:
         return typed
-    # Values are checked only in the columns that have a rule about them; a nullable column
-    # without checks cannot fail on any value, so its data is not read.
-    ruled = [
-        name
-        for name, column in per_row.columns.items()
-        if column.checks or not column.nullable or per_row.checks
-    ]
-    if not ruled:
-        checked = scalar(con, f"SELECT count(*) FROM {rows_sql}")
-    else:
-        values = per_row.select_columns(ruled)
-        listed = ", ".join(f'"{name}"' for name in ruled)
+    # A value rule runs in SQL where it has a SQL form (not null, and the built-in checks the
+    # schemas use); only the columns with another check are read into Polars for Pandera.
+    frame_wide = bool(per_row.checks)  # a check on the whole frame may read any column
+    in_polars: list[str] = []
+    rules: list[tuple[str, str, str]] = []  # (column, check, SQL condition that passes)
+    for name, column in per_row.columns.items():
+        conditions = [(check, _sql_condition(name, check)) for check in column.checks]
+        if frame_wide or any(condition is None for _, condition in conditions):
+            in_polars.append(name)
+            continue
+        if not column.nullable:
+            rules.append((name, "not_nullable", f'"{name}" IS NOT NULL'))
+        rules.extend((name, check.error or check.name, sql) for check, sql in conditions)
+    checked, cases = _sql_rules(con, rows_sql, rules)
+    if cases is not None:
+        return _failed(key, checked, cases)
+    if in_polars:
+        values = per_row.select_columns(in_polars)
+        listed = ", ".join(f'"{name}"' for name in in_polars)
         reader = con.sql(f"SELECT {listed} FROM {rows_sql}").to_arrow_reader(BATCH_ROWS)
-        checked = 0
         try:
             for batch in reader:
-                frame = utc_frame(pl.from_arrow(batch))
-                result = validate_frame(key, frame, values)
-                checked += frame.height
+                result = validate_frame(key, utc_frame(pl.from_arrow(batch)), values)
                 if not result.passed:
                     return result
         finally:
@@ -182,6 +187,68 @@ def validate_table(
         passed=True,
         metadata={"rows_checked": checked, "failures": 0},
     )
+
+
+_COMPARISONS = {
+    "greater_than_or_equal_to": (">=", "min_value"),
+    "greater_than": (">", "min_value"),
+    "less_than_or_equal_to": ("<=", "max_value"),
+    "less_than": ("<", "max_value"),
+}
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _sql_condition(column: str, check: pa.Check) -> str | None:
+    """A built-in Pandera check as a SQL condition a valid value meets (nulls pass, as in
+    Pandera); None for a check without a SQL form here, which Pandera then runs."""
+    stats = check.statistics or {}
+    ref = f'"{column}"'
+    if not check.ignore_na:
+        return None
+    if check.name == "str_matches":
+        pattern = stats["pattern"]
+        pattern = pattern.pattern if isinstance(pattern, re.Pattern) else str(pattern)
+        anchored = pattern if pattern.startswith("^") else f"^{pattern}"  # as Pandera does
+        return f"regexp_matches({ref}, {_literal(anchored)})"
+    if check.name == "isin":
+        allowed = list(stats["allowed_values"])
+        if not all(isinstance(value, str) for value in allowed):
+            return None
+        return f"list_contains([{', '.join(map(_literal, allowed))}]::VARCHAR[], {ref})"
+    if check.name in _COMPARISONS:
+        operator, bound_name = _COMPARISONS[check.name]
+        bound = stats.get(bound_name)
+        if isinstance(bound, bool) or not isinstance(bound, int | float) or bound != bound:
+            return None
+        return f"{ref} {operator} {bound!r}"
+    return None
+
+
+def _sql_rules(
+    con: duckdb.DuckDBPyConnection, rows_sql: str, rules: list[tuple[str, str, str]]
+) -> tuple[int, pl.DataFrame | None]:
+    """Count the rows and each rule's failures in one scan; on failures, a sample of the
+    failing values per broken rule, as Pandera reports them."""
+    failures = "".join(f", count(*) FILTER (WHERE NOT ({sql}))" for _, _, sql in rules)
+    row = con.execute(f"SELECT count(*){failures} FROM {rows_sql}").fetchall()[0]
+    broken = [rule for rule, n in zip(rules, row[1:], strict=True) if n]
+    if not broken:
+        return row[0], None
+    cases: dict[str, list] = {"schema_context": [], "column": [], "check": [], "failure_case": []}
+    for column, check, sql in broken:
+        sample = con.execute(
+            f'SELECT DISTINCT "{column}"::VARCHAR FROM {rows_sql} WHERE NOT ({sql}) '
+            f"LIMIT {FAILURE_SAMPLE}"
+        ).fetchall()
+        for (value,) in sample:
+            cases["schema_context"].append("Column")
+            cases["column"].append(column)
+            cases["check"].append(check)
+            cases["failure_case"].append(value)
+    return row[0], pl.DataFrame(cases)
 
 
 def _failed(key: AssetKey, rows: int, cases: pl.DataFrame) -> AssetCheckResult:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dagster import AssetKey
 
 from b2b_assets.checks import identity_schemas as s
-from b2b_assets.identity.components import label_components
+from b2b_assets.identity.components import find_components
 from b2b_assets.model.sql_parts import deps, empty, raw, union
 from b2b_assets.sources.config import SourcesConfig
 from b2b_assets.sql import scalar
@@ -64,9 +64,9 @@ def account_link(config: SourcesConfig) -> TableAsset:
 
 def _resolve_accounts(config: SourcesConfig):
     def build(con, context):
-        labels = label_components(
+        components = find_components(
             con,
-            "SELECT account_key AS node FROM b2b.account WHERE NOT is_deleted",
+            "SELECT account_key AS node, source_type FROM b2b.account WHERE NOT is_deleted",
             "SELECT left_key, right_key FROM identity.account_link",
         )
         con.execute(
@@ -76,10 +76,8 @@ def _resolve_accounts(config: SourcesConfig):
                     FROM ({_mdm_members(config)}) GROUP BY account_key
                 ),
                 members AS (
-                    SELECT l.node AS account_key, l.label AS component, g.golden_id,
-                           a.source_type
-                    FROM {labels} l JOIN b2b.account a ON a.account_key = l.node
-                    LEFT JOIN golden g ON g.account_key = l.node
+                    SELECT m.node AS account_key, m.component, g.golden_id, m.source_type
+                    FROM {components} m LEFT JOIN golden g ON g.account_key = m.node
                 )
                 SELECT account_key,
                        coalesce(min(golden_id) OVER c,
@@ -141,29 +139,25 @@ def person_link(config: SourcesConfig) -> TableAsset:
 
 
 def _resolve_people(con, context):
-    labels = label_components(
+    components = find_components(
         con,
-        "SELECT person_key AS node FROM b2b.person WHERE NOT is_deleted",
+        "SELECT person_key AS node, email_normalized FROM b2b.person WHERE NOT is_deleted",
         "SELECT left_key, right_key FROM identity.person_link",
     )
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _person_members AS
-            SELECT l.node AS person_key, l.label, l.component, p.email_normalized
-            FROM {labels} l JOIN b2b.person p ON p.person_key = l.node"""
-    )
     # Most people carry one email: the mode and the distinct count are only computed for the
-    # components whose records disagree, and the id is hashed once per person.
+    # components whose records disagree, and the id is hashed once per person. A person
+    # without an email is named by its smallest record key.
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE _person_components AS
+        f"""CREATE OR REPLACE TEMP TABLE _person_components AS
            WITH spans AS (
-               SELECT component, any_value(label) AS label, min(email_normalized) AS low,
+               SELECT component, min(node) AS label, min(email_normalized) AS low,
                       max(email_normalized) AS high, count(*) AS size
-               FROM _person_members GROUP BY component
+               FROM {components} GROUP BY component
            ),
            mixed AS (
                SELECT component, mode(email_normalized) AS email,
                       count(DISTINCT email_normalized) AS emails
-               FROM _person_members
+               FROM {components}
                SEMI JOIN (SELECT component FROM spans WHERE low <> high) USING (component)
                GROUP BY component
            )
@@ -174,13 +168,13 @@ def _resolve_people(con, context):
            FROM spans s LEFT JOIN mixed m USING (component)"""
     )
     con.execute(
-        """CREATE OR REPLACE TABLE identity.person AS
-           SELECT m.person_key, c.person_id, c.email, c.emails AS distinct_emails,
+        f"""CREATE OR REPLACE TABLE identity.person AS
+           SELECT m.node AS person_key, c.person_id, c.email, c.emails AS distinct_emails,
                   c.size AS component_size
-           FROM _person_members m JOIN _person_components c USING (component)"""
+           FROM {components} m JOIN _person_components c USING (component)"""
     )
     unified = scalar(con, "SELECT count(*) FROM _person_components")
-    for temp in ("_person_members", "_person_components", labels):
+    for temp in ("_person_components", components):
         con.execute(f"DROP TABLE IF EXISTS {temp}")
     return {"unified_people": unified}
 

@@ -331,6 +331,7 @@ def profile_tables(config: SourcesConfig) -> list[TableAsset]:
                 _key("profile", "person_account"),
             ],
             schema=s.PERSON_TRAITS,
+            mostly_keys=True,
             select=_person_traits_sql(config),
         ),
         TableAsset(
@@ -346,6 +347,7 @@ def profile_tables(config: SourcesConfig) -> list[TableAsset]:
             description="One row per unified person: email, accounts, consent, activity.",
             deps=[_key("profile", "person_traits"), _key("profile", "person_activity")],
             schema=s.PERSON,
+            mostly_keys=True,
             build=_person_build,
         ),
     ]
