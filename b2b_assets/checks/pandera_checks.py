@@ -117,8 +117,9 @@ def validate_table(
     schema: pa.DataFrameSchema,
     where: str | None = None,
 ) -> AssetCheckResult:
-    """Validate a warehouse table with its Pandera schema, streamed in batches of rows from
-    DuckDB into Polars (memory stays bounded); uniqueness is counted in SQL over the table.
+    """Validate a warehouse table with its Pandera schema. Uniqueness, nullability and the
+    built-in checks run as SQL over the table; columns with other checks are streamed in
+    batches from DuckDB into Polars for Pandera (memory stays bounded).
 
     `where` (SQL, never user input) limits the check to the rows a build just added: their
     values are validated, and their keys must be unique across the whole table. The rows
