@@ -9,6 +9,11 @@ import duckdb
 import polars as pl
 
 
+def literal(text: str) -> str:
+    """A SQL string literal of `text` (quotes doubled), for values from code or config."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     """Whether `schema.table` exists (`schema` "temp" for this connection's temporary tables)."""
     query = """SELECT count(*) FROM duckdb_tables() WHERE table_name = $t

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import re
 
 import duckdb
@@ -20,7 +21,7 @@ from dagster import (
 from pandera.errors import SchemaError, SchemaErrors
 
 from b2b_assets.sql import frame as read_frame
-from b2b_assets.sql import markdown_table, scalar, utc_frame
+from b2b_assets.sql import literal, markdown_table, scalar, utc_frame
 
 CHECK_NAME = "pandera_schema"
 FAILURE_SAMPLE = 10
@@ -198,10 +199,6 @@ _COMPARISONS = {
 }
 
 
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _sql_condition(column: str, check: pa.Check) -> str | None:
     """A built-in Pandera check as a SQL condition a valid value meets (nulls pass, as in
     Pandera); None for a check without a SQL form here, which Pandera then runs."""
@@ -213,16 +210,18 @@ def _sql_condition(column: str, check: pa.Check) -> str | None:
         pattern = stats["pattern"]
         pattern = pattern.pattern if isinstance(pattern, re.Pattern) else str(pattern)
         anchored = pattern if pattern.startswith("^") else f"^{pattern}"  # as Pandera does
-        return f"regexp_matches({ref}, {_literal(anchored)})"
+        return f"regexp_matches({ref}, {literal(anchored)})"
     if check.name == "isin":
         allowed = list(stats["allowed_values"])
         if not all(isinstance(value, str) for value in allowed):
             return None
-        return f"list_contains([{', '.join(map(_literal, allowed))}]::VARCHAR[], {ref})"
+        return f"list_contains([{', '.join(map(literal, allowed))}]::VARCHAR[], {ref})"
     if check.name in _COMPARISONS:
         operator, bound_name = _COMPARISONS[check.name]
         bound = stats.get(bound_name)
-        if isinstance(bound, bool) or not isinstance(bound, int | float) or bound != bound:
+        if isinstance(bound, bool) or not isinstance(bound, int | float):
+            return None
+        if not math.isfinite(bound):
             return None
         return f"{ref} {operator} {bound!r}"
     return None

@@ -10,6 +10,7 @@ from b2b_assets.checks import profile_schemas as s
 from b2b_assets.checks.model_schemas import RELATIONS
 from b2b_assets.settings import load_settings
 from b2b_assets.sources.config import SourcesConfig
+from b2b_assets.sql import literal
 from b2b_assets.tables import TableAsset
 
 
@@ -53,34 +54,32 @@ OPPORTUNITY_SQL = """
 MAX_FLAGS = 62  # known values a set can keep as bits of one BIGINT
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _flags(column: str, values: Sequence[str]) -> str:
     """Which of the known `values` a group's `column` takes, as the bits of one integer: far
-    cheaper than a list aggregate. A value that is not known stops the build."""
+    cheaper than a list aggregate (which is kept for more than `MAX_FLAGS` values). A value
+    that is not known stops the build."""
+    if len(values) > MAX_FLAGS:
+        return _sorted_set(column)
     cases = " ".join(
-        f"WHEN {column} = {_literal(value)} THEN {1 << bit}"
+        f"WHEN {column} = {literal(value)} THEN {1 << bit}"
         for bit, value in enumerate(sorted(values))
     )
-    unknown = _literal(f"{column}: a value outside {sorted(values)}")
+    unknown = literal(f"{column}: a value outside {sorted(values)}")
     return f"bit_or(CASE WHEN {column} IS NULL THEN 0 {cases} ELSE error({unknown}) END)"
 
 
 def _flag_list(flags: str, values: Sequence[str]) -> str:
     """The sorted list of the `values` whose bits are set in `flags` (see `_flags`)."""
+    if len(values) > MAX_FLAGS:
+        return f"coalesce({flags}, CAST([] AS VARCHAR[]))"
     if not values:
         return "CAST([] AS VARCHAR[])"
-    known = ", ".join(_literal(value) for value in sorted(values))
+    known = ", ".join(literal(value) for value in sorted(values))
     return f"list_filter([{known}], lambda value, i: ({flags} >> (i - 1)) & 1 = 1)"
 
 
 def _instances(config: SourcesConfig) -> list[str]:
-    instances = [source.name for source in config.sources]
-    if len(instances) > MAX_FLAGS:
-        raise ValueError(f"at most {MAX_FLAGS} source instances are supported")
-    return instances
+    return [source.name for source in config.sources]
 
 
 def _person_account_sql(config: SourcesConfig) -> str:

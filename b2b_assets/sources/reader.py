@@ -20,7 +20,7 @@ import duckdb
 
 from b2b_assets.sources.catalog import Column, ObjectSpec, normalize_column_name
 from b2b_assets.sources.sql_macros import install_macros
-from b2b_assets.sql import scalar, table_exists
+from b2b_assets.sql import literal, scalar, table_exists
 
 EXTENSIONS = (".csv", ".parquet")
 MAX_FIELD_BYTES = 64 * 1024 * 1024
@@ -179,10 +179,6 @@ def map_columns(path: Path, header: list[str], spec: ObjectSpec) -> dict[str, in
     return positions
 
 
-def _quote_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _clean_steps(column: Column, ctx: ReadContext) -> list[str]:
     """The cleaning of a column, one macro per step: null tokens to NULL, ids trimmed, Salesforce
     ids normalized, defaults applied. Each step reads the previous step's column, so macros are
@@ -193,7 +189,7 @@ def _clean_steps(column: Column, ctx: ReadContext) -> list[str]:
     if column.kind == "sfid" and ctx.normalize_sf_ids:
         steps.append("sf_id18({})")
     if column.default is not None:
-        steps.append(f"coalesce({{}}, {_quote_literal(column.default)})")
+        steps.append(f"coalesce({{}}, {literal(column.default)})")
     return steps
 
 
