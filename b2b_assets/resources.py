@@ -23,6 +23,11 @@ class DuckDBWarehouse(ConfigurableResource):
     threads: int = 2
     temp_directory: str = ""
     lock_timeout_seconds: float = 600.0
+    # Every asset closes its connection with a checkpoint, where DuckDB by default merges the
+    # row groups a parallel build left part-filled: 0.7-1.7 s per rebuilt table at scale 1.
+    # Tables here are rebuilt whole or appended load by load, so their row groups are kept as
+    # written; True restores the merging.
+    merge_row_groups: bool = False
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -41,6 +46,8 @@ class DuckDBWarehouse(ConfigurableResource):
         con = self._connect_waiting(config)
         try:
             con.execute("SET TimeZone = 'UTC'")
+            if not self.merge_row_groups:
+                con.execute("SET max_vacuum_tasks = 0")
             for schema in SCHEMAS:
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
             yield con
