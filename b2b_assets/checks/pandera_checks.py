@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import math
 import re
+from collections.abc import Iterable
+from typing import Any
 
 import duckdb
 import pandera.polars as pa
@@ -140,13 +142,9 @@ def validate_table(
             f"ORDER BY copies DESC LIMIT {FAILURE_SAMPLE}",
         )
         if duplicated.height:
-            cases = pl.DataFrame(
-                {
-                    "schema_context": ["DataFrameSchema"] * duplicated.height,
-                    "column": [", ".join(names)] * duplicated.height,
-                    "check": ["unique"] * duplicated.height,
-                    "failure_case": [str(row) for row in duplicated.rows()],
-                }
+            cases = _failure_cases(
+                ("DataFrameSchema", ", ".join(names), "unique", str(row))
+                for row in duplicated.rows()
             )
             rows = scalar(con, f"SELECT count(*) FROM {table}")
             return _failed(key, rows, cases)
@@ -237,18 +235,23 @@ def _sql_rules(
     broken = [rule for rule, n in zip(rules, row[1:], strict=True) if n]
     if not broken:
         return row[0], None
-    cases: dict[str, list] = {"schema_context": [], "column": [], "check": [], "failure_case": []}
+    cases = []
     for column, check, sql in broken:
         sample = con.execute(
             f'SELECT DISTINCT "{column}"::VARCHAR FROM {rows_sql} WHERE NOT ({sql}) '
             f"LIMIT {FAILURE_SAMPLE}"
         ).fetchall()
-        for (value,) in sample:
-            cases["schema_context"].append("Column")
-            cases["column"].append(column)
-            cases["check"].append(check)
-            cases["failure_case"].append(value)
-    return row[0], pl.DataFrame(cases)
+        cases.extend(("Column", column, check, value) for (value,) in sample)
+    return row[0], _failure_cases(cases)
+
+
+def _failure_cases(cases: Iterable[tuple[str, str, str, Any]]) -> pl.DataFrame:
+    """Failures found in SQL, in the columns of Pandera's failure cases."""
+    return pl.DataFrame(
+        list(cases),
+        schema=["schema_context", "column", "check", "failure_case"],
+        orient="row",
+    )
 
 
 def _failed(key: AssetKey, rows: int, cases: pl.DataFrame) -> AssetCheckResult:
