@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 from dagster import ConfigurableResource
 
-from b2b_assets.settings import load_settings
+from b2b_assets.settings import DEFAULT_MEMORY_LIMIT, load_settings
 
 SCHEMAS = ("raw", "b2b", "identity", "profile", "audience", "activation", "ops")
 
@@ -19,7 +19,7 @@ class DuckDBWarehouse(ConfigurableResource):
     """The warehouse file; connections are opened per asset, never at import time."""
 
     path: str
-    memory_limit: str = "4GB"
+    memory_limit: str = DEFAULT_MEMORY_LIMIT
     threads: int = 2
     temp_directory: str = ""
     lock_timeout_seconds: float = 600.0
@@ -70,5 +70,7 @@ class DuckDBWarehouse(ConfigurableResource):
 
 
 def default_warehouse() -> DuckDBWarehouse:
-    """The warehouse named by `B2B_WAREHOUSE` (or the data folder's default)."""
-    return DuckDBWarehouse(path=str(load_settings().warehouse))
+    """The warehouse named by `B2B_WAREHOUSE` (or the data folder's default), with DuckDB's
+    memory limit from `B2B_MEMORY_LIMIT`."""
+    settings = load_settings()
+    return DuckDBWarehouse(path=str(settings.warehouse), memory_limit=settings.memory_limit)

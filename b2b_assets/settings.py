@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MEMORY_LIMIT = "4GB"
+_MEMORY_SIZE = re.compile(r"[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 
 
 class SettingsError(ValueError):
@@ -31,6 +34,16 @@ def parse_as_of(text: str | None) -> datetime:
     return parsed.astimezone(UTC)
 
 
+def parse_memory_limit(text: str | None) -> str:
+    """Parse `B2B_MEMORY_LIMIT`: a size such as `4GB` or `10GiB` (the default when empty)."""
+    if text is None or not text.strip():
+        return DEFAULT_MEMORY_LIMIT
+    raw = text.strip()
+    if not _MEMORY_SIZE.fullmatch(raw):
+        raise SettingsError(f"B2B_MEMORY_LIMIT={raw!r} is not a size such as 4GB, 512MB or 10GiB")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where the environment lives and when windows are evaluated."""
@@ -39,6 +52,7 @@ class Settings:
     warehouse: Path
     outbox: Path
     as_of_text: str | None
+    memory_limit: str = DEFAULT_MEMORY_LIMIT
 
     @property
     def as_of(self) -> datetime:
@@ -72,4 +86,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         warehouse=warehouse.resolve(),
         outbox=outbox.resolve(),
         as_of_text=env.get("B2B_AS_OF"),
+        memory_limit=parse_memory_limit(env.get("B2B_MEMORY_LIMIT")),
     )
