@@ -6,7 +6,7 @@
 Finds each object of each source of ENV_DIR/sources.yaml (and fx_rates.csv) as the raw layer
 does, and copies its files into a table of DATABASE (replaced): CSV as text, Parquet as
 stored, in one statement per object, on a connection set up like the warehouse's (memory
-limit, threads, insertion order not kept). Nothing else: no typing, cleaning, row numbers,
+limit from B2B_MEMORY_LIMIT, threads, insertion order not kept). Nothing else: no typing, cleaning, row numbers,
 quarantine, deduplication, checks or Dagster. Prints the objects, rows and seconds.
 
 Whatever the platform does besides copying its input costs more than this; `python -m
@@ -16,6 +16,7 @@ b2b_assets.bench --lower-bounds` sets the figure beside the floor.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -23,6 +24,7 @@ from pathlib import Path
 import duckdb
 
 from b2b_assets.resources import DuckDBWarehouse
+from b2b_assets.settings import parse_memory_limit
 from b2b_assets.sources.catalog import FX_RATES, OBJECTS_BY_TYPE
 from b2b_assets.sources.config import landing_dir, load_sources
 from b2b_assets.sources.reader import find_object_files
@@ -41,13 +43,14 @@ def objects(env: Path) -> list[tuple[str, list[Path]]]:
 
 
 def copy_object(con: duckdb.DuckDBPyConnection, table: str, files: list[Path]) -> int:
-    """Copy one object's files into `table`; returns its rows."""
-    parquet = all(path.suffix.lower() == ".parquet" for path in files)
-    scan = "read_parquet($files)" if parquet else f"read_csv($files, {CSV_TEXT})"
-    con.execute(
-        f'CREATE OR REPLACE TABLE "{table}" AS SELECT * FROM {scan}',
-        {"files": [str(path) for path in files]},
-    )
+    """Copy one object's files into `table` (its CSV and Parquet parts side by side); returns
+    its rows."""
+    parquet = [str(path) for path in files if path.suffix.lower() == ".parquet"]
+    text = [str(path) for path in files if path.suffix.lower() != ".parquet"]
+    scans = [f"SELECT * FROM read_csv($text, {CSV_TEXT})"] if text else []
+    scans += ["SELECT * FROM read_parquet($parquet)"] if parquet else []
+    params = {name: value for name, value in (("text", text), ("parquet", parquet)) if value}
+    con.execute(f'CREATE OR REPLACE TABLE "{table}" AS {" UNION ALL BY NAME ".join(scans)}', params)
     return con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
 
 
@@ -61,7 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     rows = 0
     found = objects(args.env)
-    with DuckDBWarehouse(path=str(args.database)).connect() as con:
+    warehouse = DuckDBWarehouse(
+        path=str(args.database), memory_limit=parse_memory_limit(os.environ.get("B2B_MEMORY_LIMIT"))
+    )
+    with warehouse.connect() as con:
         for table, files in found:
             began = time.perf_counter()
             count = copy_object(con, table, files)
