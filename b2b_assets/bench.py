@@ -45,6 +45,8 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+from b2b_assets.settings import load_settings
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CACHE_ROOT = Path("/tmp/b2b_bench")
 BENCHMARKS = REPO_ROOT / "benchmarks"
@@ -453,13 +455,6 @@ def run_breakdown(home: Path) -> dict:
     return {"steps": steps, "run_start": run_start, "run_end": run_end, "status": status}
 
 
-def memory_limit() -> str:
-    """The platform's DuckDB memory limit, as this environment sets it."""
-    from b2b_assets.settings import parse_memory_limit
-
-    return parse_memory_limit(os.environ.get("B2B_MEMORY_LIMIT"))
-
-
 def _breakdown_or_error(home: Path) -> dict:
     try:
         return run_breakdown(home)
@@ -557,6 +552,7 @@ def main(argv: list[str] | None = None) -> int:
     CACHE_ROOT.mkdir(parents=True, exist_ok=True)
     run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=CACHE_ROOT))
     load_before = loadavg()
+    memory_limit = load_settings().memory_limit  # the platform's, from B2B_MEMORY_LIMIT
     info = machine()
     print(f"run folder: {run_dir}; load average before: {load_before}", flush=True)
 
@@ -620,7 +616,7 @@ def main(argv: list[str] | None = None) -> int:
     out.append(f"         {info['os']}; {info['versions']}")
     out.append(f"load average: before {load_before}, after {load_after}")
     out.append(f"peak memory: {plat.method}")
-    out.append(f"platform's DuckDB memory limit: {memory_limit()} (B2B_MEMORY_LIMIT)")
+    out.append(f"platform's DuckDB memory limit: {memory_limit} (B2B_MEMORY_LIMIT)")
     out.append("")
     out.append(f"{'':10} {'wall s':>9} {'cpu s':>9} {'peak MiB':>9} {'emails':>7}  audience")
     for m in measured:
@@ -678,7 +674,7 @@ def main(argv: list[str] | None = None) -> int:
     md.append(f"Data: {data_summary(expected, data)}.  ")
     md.append(f"Machine: {info['cpu']}, {info.get('memory', 'memory n/a')}; {info['versions']}; ")
     md.append(f"load average before the run {load_before}; the platform's DuckDB memory limit ")
-    md.append(f"{memory_limit()} (`B2B_MEMORY_LIMIT`).")
+    md.append(f"{memory_limit} (`B2B_MEMORY_LIMIT`).")
     md.append("")
     md.append("| | wall (s) | CPU (s) | peak RSS (MiB) | audience |")
     md.append("|---|---:|---:|---:|---|")

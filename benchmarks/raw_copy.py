@@ -16,7 +16,6 @@ b2b_assets.bench --lower-bounds` sets the figure beside the floor.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -24,21 +23,21 @@ from pathlib import Path
 import duckdb
 
 from b2b_assets.resources import DuckDBWarehouse
-from b2b_assets.settings import parse_memory_limit
+from b2b_assets.settings import load_settings
 from b2b_assets.sources.catalog import FX_RATES, OBJECTS_BY_TYPE
 from b2b_assets.sources.config import landing_dir, load_sources
-from b2b_assets.sources.reader import find_object_files
+from b2b_assets.sources.reader import find_object_files, raw_table_name
 
 CSV_TEXT = "header = true, delim = ',', quote = '\"', escape = '\"', all_varchar = true"
 
 
 def objects(env: Path) -> list[tuple[str, list[Path]]]:
     """(table name, files) of every object with files, the reference rates first."""
-    found = [("fx_rates", find_object_files(env, FX_RATES))]
+    found = [(raw_table_name("", FX_RATES), find_object_files(env, FX_RATES))]
     for source in load_sources(env / "sources.yaml").sources:
         folder = landing_dir(env, source)
         for spec in OBJECTS_BY_TYPE[source.type]:
-            found.append((f"{source.name}__{spec.table}", find_object_files(folder, spec)))
+            found.append((raw_table_name(source.name, spec), find_object_files(folder, spec)))
     return [(name, files) for name, files in found if files]
 
 
@@ -64,9 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     rows = 0
     found = objects(args.env)
-    warehouse = DuckDBWarehouse(
-        path=str(args.database), memory_limit=parse_memory_limit(os.environ.get("B2B_MEMORY_LIMIT"))
-    )
+    warehouse = DuckDBWarehouse(path=str(args.database), memory_limit=load_settings().memory_limit)
     with warehouse.connect() as con:
         for table, files in found:
             began = time.perf_counter()
