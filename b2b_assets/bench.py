@@ -45,12 +45,11 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from b2b_assets.settings import load_settings
+from b2b_assets.settings import INSTANCE_YAML, load_settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CACHE_ROOT = Path("/tmp/b2b_bench")
 BENCHMARKS = REPO_ROOT / "benchmarks"
-DAGSTER_YAML = REPO_ROOT / "dagster.yaml"
 DEMO_DATA = REPO_ROOT / "data"
 DEMO_AS_OF = "2026-11-15T00:00:00Z"
 TOP_ASSETS_IN_MARKDOWN = 10
@@ -305,7 +304,7 @@ def run_environment(data: Path, as_of: str, run_dir: Path) -> tuple[dict[str, st
     dagster.yaml), warehouse and outbox in `run_dir`; also returns the home and the warehouse."""
     home = run_dir / "dagster_home"
     home.mkdir()
-    shutil.copy(DAGSTER_YAML, home / "dagster.yaml")
+    shutil.copy(INSTANCE_YAML, home / "dagster.yaml")
     warehouse = run_dir / "warehouse.duckdb"
     env = {
         **os.environ,

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from dagster import Definitions, in_process_executor
+from dagster import Definitions
 
 from b2b_assets.activation.assets import build_activation_asset
 from b2b_assets.activation.config import load_destinations
-from b2b_assets.automation import automation_definitions, freshness_checks
+from b2b_assets.automation import automation_definitions
+from b2b_assets.console import concise_console_logger
 from b2b_assets.identity.tables import identity_tables
 from b2b_assets.model.tables import model_tables
 from b2b_assets.profiles.tables import profile_tables
 from b2b_assets.resources import default_warehouse
+from b2b_assets.run_summary import reporting_in_process_executor
 from b2b_assets.segments.assets import build_audience_assets
 from b2b_assets.settings import load_settings
 from b2b_assets.sources.assets import build_raw_assets
@@ -38,13 +40,12 @@ def build_definitions() -> Definitions:
             for name in segment.destinations
         ),
     ]
-    checks = freshness_checks(settings.data_dir, config)
-    automation = automation_definitions(settings.data_dir, config, checks)
+    automation = automation_definitions(settings.data_dir, config)
     return Definitions(
         assets=assets,
-        asset_checks=checks,
         resources={"warehouse": default_warehouse()},
-        executor=in_process_executor,
+        executor=reporting_in_process_executor,
+        loggers={"console": concise_console_logger},
         **automation,
     )
 

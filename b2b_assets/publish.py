@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import duckdb
 import pandera.polars as pa
-from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    AssetKey,
+    MaterializeResult,
+    MetadataValue,
+)
 
 from b2b_assets.checks.pandera_checks import validate_table
 from b2b_assets.resources import DuckDBWarehouse
@@ -16,6 +23,7 @@ from b2b_assets.sources.sql_macros import install_macros
 from b2b_assets.sql import markdown_table, scalar
 
 Builder = Callable[[duckdb.DuckDBPyConnection], Mapping[str, Any] | None]
+Checks = Callable[[duckdb.DuckDBPyConnection], Sequence[AssetCheckResult]]
 PREVIEW_ROWS = 10
 
 
@@ -39,6 +47,7 @@ def publish_table(
     prepare: Callable[[duckdb.DuckDBPyConnection], Any] | None = None,
     scope: Callable[[duckdb.DuckDBPyConnection], str | None] | None = None,
     cleanup: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+    checks: Checks | None = None,
 ) -> MaterializeResult:
     """Run `build` in one transaction, validate the table it made, commit only if valid.
 
@@ -62,15 +71,18 @@ def publish_table(
                 built = time.perf_counter()
                 where = scope(con) if scope is not None else None
                 check = validate_table(con, key, table, schema, where)
+                more = list(checks(con)) if checks is not None else []
                 validated = time.perf_counter()
                 rows = scalar(con, f"SELECT count(*) FROM {table}")
                 preview = markdown_preview(con, table)
-                if check.passed:
+                blocking = [c.check_name for c in (check, *more) if _blocks(c)]
+                if not blocking:
                     con.execute("COMMIT")
                 else:
                     con.execute("ROLLBACK")
                     context.log.error(
-                        f"{key.to_user_string()}: schema check failed; the previous table is kept"
+                        f"{key.to_user_string()}: check {', '.join(blocking)} failed; "
+                        "the previous table is kept"
                     )
             except BaseException:
                 con.execute("ROLLBACK")
@@ -78,7 +90,7 @@ def publish_table(
         finally:
             if cleanup is not None:
                 cleanup(con)
-    context.log.info(
+    context.log.debug(
         f"{key.to_user_string()}: built in {built - started:.2f}s, "
         f"validated in {validated - built:.2f}s"
     )
@@ -87,8 +99,12 @@ def publish_table(
         "build_seconds": round(built - started, 3),
         "validation_seconds": round(validated - built, 3),
         "table": table,
-        "published": check.passed,
+        "published": not blocking,
         "preview": MetadataValue.md(preview),
         **extra,
     }
-    return MaterializeResult(metadata=metadata, check_results=[check])
+    return MaterializeResult(metadata=metadata, check_results=[check, *more])
+
+
+def _blocks(result: AssetCheckResult) -> bool:
+    return not result.passed and result.severity == AssetCheckSeverity.ERROR

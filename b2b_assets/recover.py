@@ -191,6 +191,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "the pool slots they hold, so that the next run does not wait for them.",
     )
     parser.add_argument("--dry-run", action="store_true", help="only list what would be recovered")
+    parser.add_argument(
+        "--quiet", action="store_true", help="say nothing when there is nothing to recover"
+    )
     args = parser.parse_args(argv)
     if not os.environ.get("DAGSTER_HOME"):
         print("DAGSTER_HOME is not set: nothing to recover", file=sys.stderr)
@@ -200,7 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     prefix = "would recover: " if args.dry_run else "recovered: "
     for item in done:
         print(prefix + item.describe())
-    if not done:
+    if not done and not args.quiet:
         print("no dead runs and no slots held by ended runs")
     return 0
 

@@ -9,6 +9,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# The Dagster instance settings the scripts copy to $DAGSTER_HOME/dagster.yaml.
+INSTANCE_YAML = REPO_ROOT / "scripts" / "dagster.yaml"
 DEFAULT_MEMORY_LIMIT = "4GB"
 _MEMORY_SIZE = re.compile(r"[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 

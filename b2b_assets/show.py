@@ -1,6 +1,8 @@
 """Print warehouse tables: `python -m b2b_assets.show [schema.table ...] [--emails]`.
 
-With no table named, prints every audience. Opens the warehouse read-only.
+With no table named, prints every audience. An audience is printed without its `why` column,
+then one block per member with each condition it met on its own line. Opens the warehouse
+read-only.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ import sys
 import duckdb
 import polars as pl
 
+from b2b_assets.segments.explain import audience_text
 from b2b_assets.settings import load_settings
 from b2b_assets.sql import frame
 
 TABLE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+SHOWN_ROWS = 50
 
 
 def audience_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -46,10 +50,20 @@ def main(argv: list[str] | None = None) -> int:
                 for email in result.get_column("email").to_list():
                     print(email)
                 continue
-            print(f"{table}: {result.height} row(s)")
-            with pl.Config(tbl_rows=50, tbl_cols=12, fmt_str_lengths=120, tbl_width_chars=200):
-                print(result)
+            print_table(table, result)
     return 0
+
+
+def print_table(table: str, result: pl.DataFrame) -> None:
+    """A table's rows; an audience's `why` as one readable block per member."""
+    print(f"{table}: {result.height} row(s)")
+    explained = table.startswith("audience.") and "why" in result.columns
+    shown = result.drop("why") if explained else result
+    with pl.Config(tbl_rows=SHOWN_ROWS, tbl_cols=12, fmt_str_lengths=120, tbl_width_chars=200):
+        print(shown)
+    if explained and result.height:
+        members = result.head(SHOWN_ROWS).to_dicts()
+        print(f"why:\n{audience_text(members, result.height)}")
 
 
 if __name__ == "__main__":

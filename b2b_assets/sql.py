@@ -42,10 +42,41 @@ def utc_frame(result: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def markdown_table(columns: list[str], rows: Iterable[Iterable[Any]], width: int = 60) -> str:
-    """Rows as a Markdown table for metadata, each cell cut to `width` and kept on one line."""
+def markdown_table(
+    columns: list[str], rows: Iterable[Iterable[Any]], width: int | None = 60
+) -> str:
+    """Rows as a Markdown table for metadata, each cell on one line.
+
+    Lists, tuples, dicts and strings holding a JSON object or array are shown whole as compact
+    JSON; other values longer than `width` characters (None: no limit) end in "…".
+    """
+    import json
+
+    def compact(value: Any) -> str:
+        return json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))
+
+    def container(text: str) -> list | dict | None:
+        stripped = text.strip()
+        if stripped[:1] + stripped[-1:] not in ("{}", "[]"):
+            return None
+        try:
+            parsed = json.loads(stripped)
+        except ValueError:
+            return None
+        return parsed if isinstance(parsed, list | dict) else None
+
+    def cell(value: Any) -> str:
+        if isinstance(value, list | tuple | dict):
+            return compact(value)
+        parsed = container(value) if isinstance(value, str) else None
+        if parsed is not None:
+            return compact(parsed)
+        text = " ".join(str(value).splitlines())
+        if width is not None and len(text) > width:
+            return text[: max(width - 1, 0)] + "…"
+        return text
+
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for row in rows:
-        cells = (str(value).replace("|", "\\|").replace("\n", " ")[:width] for value in row)
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append("| " + " | ".join(cell(value).replace("|", "\\|") for value in row) + " |")
     return "\n".join(lines)

@@ -30,9 +30,11 @@ from dagster import (
 from b2b_assets import automation
 from b2b_assets.automation import landing_sensor
 from b2b_assets.resources import DuckDBWarehouse
+from b2b_assets.settings import INSTANCE_YAML
 from b2b_assets.sources.catalog import OBJECTS_BY_TYPE
 from b2b_assets.sources.config import SourceInstance
-from b2b_assets_tests.conftest import REPO_ROOT, copy_demo, query, set_env
+from b2b_assets.sources.landing_names import is_temporary
+from b2b_assets_tests.conftest import copy_demo, query, set_env
 
 
 def raw(name: str) -> AssetKey:
@@ -237,7 +239,7 @@ def test_half_written_file_is_not_read_until_renamed(marketo, partial, final):
     path = put(folder / partial, LEADS)
     ticker.skip()
     assert ticker.tracked() == {"programs.csv"}
-    assert not automation.is_data_file(path)
+    assert is_temporary(path.name)
     # Renamed to its final name (keeping its mtime): read on the next tick.
     path.rename(folder / final)
     assert selected(ticker.run()) == {f"raw/mk__{final.split('/')[0].split('.')[0]}"}
@@ -376,15 +378,16 @@ def test_schedules_target_and_run_by_default(demo: Demo):
     assert job_keys(demo, nightly.job_name) == every
 
 
-def test_automation_and_freshness_sensors_run_by_default(demo: Demo):
+def test_automation_sensor_runs_by_default_and_freshness_is_a_policy_of_raw_assets(demo: Demo):
     auto = demo.defs.get_sensor_def("automation")
     assert isinstance(auto, dagster.AutomationConditionSensorDefinition)
     assert auto.default_status == DefaultSensorStatus.RUNNING
     assert auto.asset_selection.resolve(demo.graph) == set(demo.graph.get_all_asset_keys())
-    freshness = demo.defs.get_sensor_def("freshness_checks_sensor")
-    assert freshness.default_status == DefaultSensorStatus.RUNNING
-    assert freshness.minimum_interval_seconds == automation.FRESHNESS_INTERVAL_SECONDS
+    for k in demo.graph.get_all_asset_keys():
+        policy = demo.graph.get(k).freshness_policy
+        assert (policy is not None) == (k.path[0] == "raw"), k
     sensors = {s.name for s in demo.defs.sensors or []}
+    assert not any("freshness" in name for name in sensors)
     assert {"landing_crm_1", "landing_crm_2", "landing_marketo_1", "landing_marketo_2"} < sensors
 
 
@@ -414,7 +417,7 @@ def test_every_raw_asset_is_launched_by_a_sensor_or_a_condition(demo: Demo):
 def test_the_instance_limits_the_duckdb_pool_to_one_step():
     from dagster._core.instance.config import dagster_instance_config
 
-    settings, _ = dagster_instance_config(str(REPO_ROOT))  # validated as `dagster dev` does
+    settings, _ = dagster_instance_config(str(INSTANCE_YAML.parent))  # validated as `dagster dev` does
     assert settings["concurrency"]["pools"]["default_limit"] == 1
     assert settings["concurrency"]["pools"]["granularity"] == "op"
     assert settings["run_monitoring"]["enabled"]

@@ -29,6 +29,7 @@ from typing import Any
 
 import polars as pl
 import pytest
+from dagster import AssetCheckSeverity
 
 from b2b_assets.sources.catalog import FX_RATES, OBJECTS_BY_TYPE, ObjectSpec
 from b2b_assets.sources.config import SourcesConfigError, load_sources
@@ -1484,12 +1485,12 @@ def graph(tmp_path_factory: pytest.TempPathFactory):
 
 def test_graph_scenario_materializes_completely(graph) -> None:
     assert graph.failed_steps() == set()
-    failed_checks = [
-        evaluation.asset_key.to_user_string()
-        for evaluation in graph.result.get_asset_check_evaluations()
-        if not evaluation.passed
-    ]
-    assert failed_checks == []
+    failed = [e for e in graph.result.get_asset_check_evaluations() if not e.passed]
+    # Objects with bad rows warn through their quarantine check; nothing fails harder.
+    assert {(e.check_name, e.severity) for e in failed} <= {
+        ("quarantine", AssetCheckSeverity.WARN)
+    }
+    assert failed
 
 
 def test_graph_row_accounting_balances_for_every_raw_object(graph) -> None:
@@ -1682,7 +1683,7 @@ def test_graph_single_odd_rows_do_not_block_the_graph(tmp_path: Path) -> None:
     failed_checks = [
         e.asset_key.to_user_string()
         for e in run.result.get_asset_check_evaluations()
-        if not e.passed
+        if not e.passed and e.severity == AssetCheckSeverity.ERROR
     ]
     assert (sorted(run.failed_steps()), failed_checks) == ([], [])
     revenue = dict(run.query("SELECT name, closed_won_revenue FROM profile.account"))

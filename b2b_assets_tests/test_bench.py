@@ -17,6 +17,7 @@ import duckdb
 import pytest
 
 from b2b_assets.sources.catalog import snake_case
+from b2b_assets_tests.conftest import copy_demo
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,9 +57,10 @@ def test_bench_end_to_end_at_a_tiny_scale(tmp_path):
 
 
 def test_raw_copy_copies_every_object_of_the_environment_as_it_is(tmp_path):
+    env = copy_demo(tmp_path / "env")
     database = tmp_path / "copy.duckdb"
     result = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "benchmarks" / "raw_copy.py"), "data", str(database)],
+        [sys.executable, str(REPO_ROOT / "benchmarks" / "raw_copy.py"), str(env), str(database)],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -66,11 +68,9 @@ def test_raw_copy_copies_every_object_of_the_environment_as_it_is(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     expected = {}
-    for path in (REPO_ROOT / "data").glob("**/*.csv"):
+    for path in env.glob("**/*.csv"):
         object_table = snake_case(path.stem)
-        table = (
-            object_table if path.parent.name == "data" else f"{path.parent.name}__{object_table}"
-        )
+        table = object_table if path.parent == env else f"{path.parent.name}__{object_table}"
         with path.open(newline="", encoding="utf-8-sig") as handle:
             expected[table.lower()] = sum(1 for _ in csv.reader(handle)) - 1
     with duckdb.connect(str(database), read_only=True) as con:

@@ -31,7 +31,8 @@ from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster._core.instance.ref import InstanceRef
 
 from b2b_assets.activation.outbox import outbox_adds
-from b2b_assets_tests.conftest import REPO_ROOT, copy_demo
+from b2b_assets.settings import INSTANCE_YAML
+from b2b_assets_tests.conftest import copy_demo
 
 AS_OF = "2026-11-15T00:00:00Z"
 SEGMENT = "new_product_upsell"
@@ -157,7 +158,7 @@ def test_a_changed_extract_reaches_the_audience_and_outbox_under_the_daemon(tmp_
     data = copy_demo(tmp_path / "data")
     warehouse, outbox, home = tmp_path / "warehouse.duckdb", tmp_path / "outbox", tmp_path / "home"
     home.mkdir()
-    shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(INSTANCE_YAML, home / "dagster.yaml")
     environ = {
         **os.environ,
         "DAGSTER_HOME": str(home),

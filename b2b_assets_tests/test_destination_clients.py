@@ -7,15 +7,29 @@ import logging
 import threading
 import time
 import traceback
+from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
+import yaml
+from pydantic import ValidationError
 
+from b2b_assets.activation.assets import transport_for
+from b2b_assets.activation.config import (
+    LINKEDIN_VERSION,
+    DestinationConfigError,
+    LinkedInAudience,
+    load_destinations,
+)
+from b2b_assets.activation.delivery import DeliveryReport, deliver, reconcile
 from b2b_assets.activation.http import RetrySettings, parse_retry_after
-from b2b_assets.activation.linkedin import LinkedInAudienceClient
+from b2b_assets.activation.linkedin import LinkedInAudienceClient, LinkedInVersionError
 from b2b_assets.activation.marketo import MarketoStaticListClient
 from b2b_assets.activation.transport import Change, ChangeResult, DeliveryError, Transport
+from b2b_assets.resources import DuckDBWarehouse
+from b2b_assets_tests.conftest import DEMO_DATA
 from b2b_assets_tests.fakes.linkedin import FakeLinkedIn
 from b2b_assets_tests.fakes.marketo import FakeMarketo
 
@@ -107,7 +121,8 @@ def linkedin_client(fake: FakeLinkedIn, kind: str = "users", **overrides) -> Lin
     options = {"timeout": 2.0, "retry": FAST, "sleep": Sleeps()}
     options.update(overrides)
     token = options.pop("access_token", LI_TOKEN)
-    client = LinkedInAudienceClient(fake.url, token, SEGMENT_ID, kind, "202601", **options)
+    version = options.pop("linkedin_version", "202601")
+    client = LinkedInAudienceClient(fake.url, token, SEGMENT_ID, kind, version, **options)
     _open_clients.append(client)
     return client  # type: ignore[arg-type]
 
@@ -566,6 +581,115 @@ def test_linkedin_rejects_bad_configuration() -> None:
         LinkedInAudienceClient("https://api.linkedin.com", "t", 1, "users", "2026-01")
     with pytest.raises(ValueError):
         LinkedInAudienceClient("http://api.linkedin.com", "t", 1, "users", "202601")
+
+
+def linkedin_destination(**settings) -> LinkedInAudience:
+    return LinkedInAudience(
+        name="linkedin_new_product", type="linkedin_users", segment_id=SEGMENT_ID, **settings
+    )
+
+
+def test_linkedin_default_version_is_current_and_sent_as_the_header(
+    linkedin: FakeLinkedIn, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    linkedin.oldest_version = "202611"
+    destination = linkedin_destination(
+        endpoint=linkedin.url, access_token_env="LI_TEST_TOKEN", backoff_seconds=0
+    )
+    assert destination.linkedin_version == LINKEDIN_VERSION == "202611"
+    demo = load_destinations(DEMO_DATA / "destinations.yaml", {"marketo_1", "marketo_2"})
+    assert demo.by_name()["linkedin_new_product"].linkedin_version == "202611"
+    monkeypatch.setenv("LI_TEST_TOKEN", LI_TOKEN)
+    client = transport_for(destination, "seg", tmp_path / "outbox", "2026-12-04")
+    _open_clients.append(client)
+    assert [r.status for r in client.deliver(users("add", ["a@example.com"]))] == ["added"]
+    assert [r.headers["linkedin-version"] for r in linkedin.requests] == ["202611"]
+
+
+def test_linkedin_sunset_version_names_the_setting_and_is_not_retried(
+    linkedin: FakeLinkedIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    linkedin.oldest_version = "202611"
+    sleeps = Sleeps()
+    client = linkedin_client(
+        linkedin, linkedin_version="202410", destination="linkedin_new_product", sleep=sleeps
+    )
+    with pytest.raises(LinkedInVersionError) as info:
+        client.deliver(users("add", ["a@example.com"]))
+    assert str(info.value) == (
+        "LinkedIn answered 426 NONEXISTENT_VERSION: LinkedIn-Version 202410 is no longer served; "
+        "set linkedin_version of destination 'linkedin_new_product' in destinations.yaml "
+        "to a current version (YYYYMM, e.g. 202611)"
+    )
+    assert isinstance(info.value, DeliveryError)
+    assert [r.status for r in linkedin.requests] == [426]
+    assert sleeps == [] and client.close()["retries"] == 0
+    texts = ["".join(traceback.format_exception(info.value)), caplog.text]
+    assert not any(LI_TOKEN in t for t in texts)
+    assert linkedin.members(SEGMENT_ID) == set()
+
+
+def test_linkedin_any_426_names_the_setting(linkedin: FakeLinkedIn) -> None:
+    linkedin.inject(426, times=10)
+    client = linkedin_client(linkedin)
+    with pytest.raises(LinkedInVersionError) as info:
+        client.deliver(users("add", ["a@example.com"]))
+    assert str(info.value) == (
+        "LinkedIn answered HTTP 426: LinkedIn-Version 202601 was refused (injected); "
+        f"set linkedin_version of the LinkedIn destination of segment_id {SEGMENT_ID} "
+        "in destinations.yaml to a current version (YYYYMM, e.g. 202611)"
+    )
+    assert len(linkedin.requests) == 1
+
+
+def test_linkedin_version_refused_leaves_the_batch_pending(
+    linkedin: FakeLinkedIn, tmp_path: Path
+) -> None:
+    linkedin.oldest_version = "202611"
+    warehouse = DuckDBWarehouse(path=str(tmp_path / "w.duckdb"))
+    destination = linkedin_destination(endpoint=linkedin.url, linkedin_version="202410")
+    changes = users("add", ["a@example.com", "b@example.com"])
+    stale = linkedin_client(linkedin, linkedin_version="202410", destination=destination.name)
+    report = DeliveryReport()
+    with pytest.raises(LinkedInVersionError, match="linkedin_version of destination"):
+        deliver(warehouse.connect, stale, destination, "seg", changes, report, "r1")
+    assert report.statuses == Counter()
+    with warehouse.connect() as con:
+        assert con.execute("SELECT status FROM ops.activation_batch").fetchall() == [("pending",)]
+        assert con.execute("SELECT count(*) FROM ops.activation_state").fetchone() == (0,)
+        assert con.execute("SELECT count(*) FROM ops.activation_log").fetchone() == (0,)
+
+    current = linkedin_client(linkedin, linkedin_version="202611", destination=destination.name)
+    report = DeliveryReport()
+    reconcile(warehouse.connect, current, destination, "seg", report, "r2")
+    deliver(warehouse.connect, current, destination, "seg", changes, report, "r2")
+    assert report.unconfirmed_batches == 1 and report.statuses == Counter(added=2)
+    with warehouse.connect() as con:
+        statuses = con.execute("SELECT status FROM ops.activation_batch ORDER BY batch_no")
+        assert statuses.fetchall() == [("unconfirmed",), ("acknowledged",)]
+    assert linkedin.members(SEGMENT_ID) == {c.member_id for c in changes}
+
+
+@pytest.mark.parametrize("version", ["2024-10", "202413", "20261", "v202611", "202611.01", 2024])
+def test_linkedin_version_setting_must_be_yyyymm(tmp_path: Path, version: object) -> None:
+    with pytest.raises(ValidationError, match="linkedin_version must be YYYYMM"):
+        linkedin_destination(linkedin_version=version)
+    path = tmp_path / "destinations.yaml"
+    entry = {"name": "linkedin_new_product", "type": "linkedin_users", "linkedin_version": version}
+    path.write_text(yaml.safe_dump({"destinations": [entry]}))
+    with pytest.raises(DestinationConfigError) as info:
+        load_destinations(path, set())
+    message = str(info.value)
+    assert str(path) in message and "linkedin_version" in message and repr(version) in message
+
+
+def test_linkedin_version_setting_takes_an_unquoted_number(tmp_path: Path) -> None:
+    path = tmp_path / "destinations.yaml"
+    path.write_text(
+        "destinations:\n  - {name: li, type: linkedin_users, linkedin_version: 202611}\n"
+    )
+    assert load_destinations(path, set()).by_name()["li"].linkedin_version == "202611"
 
 
 def test_parse_retry_after() -> None:

@@ -32,6 +32,7 @@ from dagster._core.test_utils import create_run_for_test
 from b2b_assets.bench import materialize_command
 from b2b_assets.recover import main as recover_main
 from b2b_assets.recover import process_alive, recover
+from b2b_assets.settings import INSTANCE_YAML
 from b2b_assets.sources.reader import STAGING_PREFIX
 from b2b_assets_tests.conftest import REPO_ROOT, copy_demo, materialize_env, query
 
@@ -245,7 +246,7 @@ def cli_env(demo: Demo, warehouse: Path, name: str, outbox: Path | None = None) 
     dagster.yaml, as README.md sets it up) of its own."""
     home = demo.root / name / "dagster_home"
     home.mkdir(parents=True)
-    shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    shutil.copyfile(INSTANCE_YAML, home / "dagster.yaml")
     return {
         **os.environ,
         "B2B_DATA_DIR": str(demo.data),
@@ -440,7 +441,7 @@ CRM_1_RAW = ",".join(
 def _instance(home: Path) -> DagsterInstance:
     if not (home / "dagster.yaml").exists():
         home.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+        shutil.copyfile(INSTANCE_YAML, home / "dagster.yaml")
     return DagsterInstance.from_config(str(home))
 
 

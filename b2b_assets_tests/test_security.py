@@ -33,13 +33,14 @@ from dagster._serdes import serialize_value
 
 from b2b_assets.activation.config import DestinationConfigError, load_destinations
 from b2b_assets.resources import DuckDBWarehouse
+from b2b_assets.settings import INSTANCE_YAML
 from b2b_assets.sources.config import (
     NAME_PATTERN,
     SourcesConfigError,
     landing_dir,
     load_sources,
 )
-from b2b_assets_tests.conftest import REPO_ROOT, copy_demo, set_env
+from b2b_assets_tests.conftest import copy_demo, set_env
 from b2b_assets_tests.fakes.linkedin import FakeLinkedIn
 from b2b_assets_tests.fakes.marketo import FakeMarketo
 
@@ -157,7 +158,7 @@ def test_no_secret_in_logs_event_log_warehouse_or_files(
     warehouse.parent.mkdir()
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    shutil.copyfile(INSTANCE_YAML, home / "dagster.yaml")
     monkeypatch.setenv("MARKETO_1_CLIENT_ID", CLIENT_ID)
     monkeypatch.setenv("MARKETO_1_CLIENT_SECRET", CLIENT_SECRET)
     monkeypatch.setenv("LINKEDIN_ACCESS_TOKEN", TOKEN)

@@ -58,6 +58,7 @@ import duckdb
 
 from b2b_assets.activation.outbox import outbox_adds
 from b2b_assets.bench import materialize_command
+from b2b_assets.settings import INSTANCE_YAML
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_DATA = REPO / "data"
@@ -135,7 +136,7 @@ def make_env(root: Path) -> Env:
             raise SystemExit(f"{folder}: no activities folder or activities.csv in the demo copy")
     home = root / "dagster_home"
     home.mkdir()
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(INSTANCE_YAML, home / "dagster.yaml")
     return Env(root, data, root / "warehouse.duckdb", root / "outbox", home)
 
 

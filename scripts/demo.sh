@@ -1,17 +1,29 @@
 #!/usr/bin/env bash
-# Set up, materialize the whole graph on the demo data in data/, and print the audiences.
+# Set up, build the whole graph on the demo data in data/, and print the audiences and why.
+#
+#   ./scripts/demo.sh             # a line per layer, any warnings, the run's summary, the audiences
+#   ./scripts/demo.sh --verbose   # Dagster's full log as well
+#
+# What the run writes goes to var/ (see scripts/run_env.sh); every run's full event log is also
+# in the Dagster UI (./scripts/dev.sh uses the same Dagster home).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+level=INFO
+for arg in "$@"; do
+  case "$arg" in
+    -v | --verbose) level=DEBUG ;;
+    *) echo "usage: $0 [--verbose]" >&2; exit 2 ;;
+  esac
+done
 ./scripts/setup.sh
-export B2B_DATA_DIR="${B2B_DATA_DIR:-$PWD/data}"
-# The demo's story happens in October and November 2026: evaluate its windows as of then.
-export B2B_AS_OF="${B2B_AS_OF:-2026-11-15T00:00:00Z}"
-export DAGSTER_HOME="${DAGSTER_HOME:-$PWD/.dagster_home}"
-mkdir -p "$DAGSTER_HOME"
-[ -f "$DAGSTER_HOME/dagster.yaml" ] || cp dagster.yaml "$DAGSTER_HOME/dagster.yaml"
-# A run of this DAGSTER_HOME killed earlier (SIGKILL, OOM, reboot) would keep its duckdb pool
-# slot and make this run wait forever: mark such runs failed and free their slots. Runs whose
-# process is alive are left alone.
-.venv/bin/python -m b2b_assets.recover
-.venv/bin/dagster asset materialize -m b2b_assets.definitions --select '*'
+source scripts/run_env.sh
+# A run of this Dagster home killed earlier (SIGKILL, OOM, reboot) would keep its duckdb pool
+# slot and make this run wait: mark such runs failed and free their slots.
+.venv/bin/python -m b2b_assets.recover --quiet
+echo "Building every asset of $B2B_DATA_DIR as of ${B2B_AS_OF:-now} into $B2B_RUN_DIR"
+# The CLI's own notices about its successor and selection syntax are not about this project.
+PYTHONWARNINGS="ignore::FutureWarning:click.core,ignore::Warning:dagster._core.definitions.antlr_asset_selection.antlr_asset_selection" \
+  .venv/bin/dagster asset materialize -m b2b_assets.definitions --select '*' \
+  --config-json "{\"loggers\": {\"console\": {\"config\": {\"log_level\": \"$level\"}}}}"
+echo
 .venv/bin/python -m b2b_assets.show

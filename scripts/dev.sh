@@ -1,30 +1,17 @@
 #!/usr/bin/env bash
-# Set up, then run `dagster dev` (UI, daemon, sensors, schedules) with the project's instance
-# settings: $DAGSTER_HOME/dagster.yaml (from ./dagster.yaml) queues runs, dequeues them every
-# second and limits the "duckdb" pool to one step at a time, so sensor-, schedule- and
-# automation-launched runs take turns on the warehouse. The project's own .dagster_home/ follows
-# ./dagster.yaml on every start; a DAGSTER_HOME of your own gets it only when it has none.
+# Set up, then run `dagster dev` (UI, daemon, sensors, schedules) on the same warehouse and
+# Dagster home as ./scripts/demo.sh (var/, see scripts/run_env.sh), with the instance settings
+# of scripts/dagster.yaml: runs are queued, dequeued every second, and the "duckdb" pool lets
+# one step at a time write the warehouse. Assets the demo built are not built again until
+# their inputs change.
 #
 #   ./scripts/dev.sh                      # http://localhost:3000
 #   ./scripts/dev.sh -p 3333 -h 0.0.0.0   # arguments go to `dagster dev`
-#   B2B_AS_OF=2026-11-15T00:00:00Z ./scripts/dev.sh   # evaluate the demo's windows as of then
 #
-# B2B_AS_OF is not set here: in development the windows move with the clock (now), unlike the
-# demo, which pins them.
+# On the demo data the windows are evaluated as of the demo's instant (B2B_AS_OF); on your own
+# data (B2B_DATA_DIR set) they move with the clock unless B2B_AS_OF is set.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ./scripts/setup.sh
-export B2B_DATA_DIR="${B2B_DATA_DIR:-$PWD/data}"
-export DAGSTER_HOME="${DAGSTER_HOME:-$PWD/.dagster_home}"
-mkdir -p "$DAGSTER_HOME"
-if [ ! -f "$DAGSTER_HOME/dagster.yaml" ]; then
-  cp dagster.yaml "$DAGSTER_HOME/dagster.yaml"
-elif ! cmp -s dagster.yaml "$DAGSTER_HOME/dagster.yaml"; then
-  if [ "$DAGSTER_HOME" = "$PWD/.dagster_home" ]; then
-    cp dagster.yaml "$DAGSTER_HOME/dagster.yaml"
-    echo "dev.sh: updated $DAGSTER_HOME/dagster.yaml from ./dagster.yaml" >&2
-  else
-    echo "dev.sh: $DAGSTER_HOME/dagster.yaml differs from ./dagster.yaml (kept)" >&2
-  fi
-fi
+source scripts/run_env.sh
 exec .venv/bin/dagster dev "$@"

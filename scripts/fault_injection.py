@@ -51,6 +51,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from b2b_assets.bench import materialize_command  # noqa: E402
+from b2b_assets.settings import INSTANCE_YAML  # noqa: E402
 from b2b_assets.sources.catalog import OBJECTS_BY_TYPE, ObjectSpec, normalize_column_name  # noqa: E402
 
 DEMO = REPO_ROOT / "data"
@@ -172,7 +173,7 @@ class Runner:
         home = self.homes / ("shared" if self.shared_instance else f"run-{self.processes:03d}")
         if not home.exists():
             home.mkdir(parents=True)
-            shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+            shutil.copyfile(INSTANCE_YAML, home / "dagster.yaml")
         return home
 
     def log_path(self) -> Path:

@@ -78,6 +78,7 @@ def transport_for(
         segment_id=destination.segment_id,
         kind=destination.kind,
         linkedin_version=destination.linkedin_version,
+        destination=destination.name,
         timeout=destination.timeout_seconds,
         retry=retry,
     )
@@ -177,7 +178,7 @@ def build_activation_asset(
         deliver(warehouse.connect, transport, destination, segment, removes, report, context.run_id)
         deliver(warehouse.connect, transport, destination, segment, adds, report, context.run_id)
         closing = transport.close()
-        context.log.info(f"{destination.name}: {report.metadata()}")
+        context.log.debug(f"{destination.name}: {report.metadata()}")
 
         def snapshot(con):
             con.execute("CREATE SCHEMA IF NOT EXISTS activation")

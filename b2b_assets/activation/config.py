@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,62}")
 ENV_PATTERN = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+LINKEDIN_VERSION = "202611"
+LINKEDIN_VERSION_PATTERN = re.compile(r"\d{4}(0[1-9]|1[0-2])")
 
 
 class DestinationConfigError(ValueError):
@@ -48,6 +50,18 @@ def _env_name(value: str | None) -> str | None:
     return value
 
 
+def _linkedin_version(value: object) -> object:
+    """A `LinkedIn-Version` as `YYYYMM` text; an unquoted YAML number is taken as its digits."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not LINKEDIN_VERSION_PATTERN.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a LinkedIn API version: linkedin_version must be YYYYMM, "
+            f"e.g. {LINKEDIN_VERSION!r}"
+        )
+    return value
+
+
 class MarketoStaticList(_Destination):
     """A static list in one Marketo instance of `sources.yaml`."""
 
@@ -70,9 +84,10 @@ class LinkedInAudience(_Destination):
     segment_id: str | int | None = None
     segment_name: str | None = None
     access_token_env: str | None = None
-    linkedin_version: str = "202410"
+    linkedin_version: str = LINKEDIN_VERSION
 
     _check_env = field_validator("access_token_env")(_env_name)
+    _check_version = field_validator("linkedin_version", mode="before")(_linkedin_version)
 
     @property
     def kind(self) -> str:

@@ -5,9 +5,11 @@
 `{"idType": "SHA256_EMAIL", "idValue": <64 lowercase hex>}`: anything else (a plain email, upper-case
 hex, extra personal fields) is refused with ValueError before a byte is sent, and the message does not
 echo the value. HTTP 429 (honouring Retry-After), 5xx, timeouts and connection errors are retried with
-exponential backoff; other HTTP errors raise DeliveryError. Per-element statuses (2xx or 4xx) become
-added/removed or failed. Calls on one client are serialised by a lock. LinkedIn has no API to
-read a segment's members: a batch an interrupted run may have sent is sent again (`applied`).
+exponential backoff; HTTP 426 (a `LinkedIn-Version` LinkedIn no longer serves) raises
+LinkedInVersionError naming the `linkedin_version` setting to change; other HTTP errors raise
+DeliveryError; neither is retried. Per-element statuses (2xx or 4xx) become added/removed or failed.
+Calls on one client are serialised by a lock. LinkedIn has no API to read a segment's members: a
+batch an interrupted run may have sent is sent again (`applied`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any, Literal
 
 import httpx
 
+from b2b_assets.activation.config import LINKEDIN_VERSION, LINKEDIN_VERSION_PATTERN
 from b2b_assets.activation.http import (
     RetryableError,
     RetrySettings,
@@ -36,7 +39,7 @@ logger = logging.getLogger(__name__)
 
 MAX_BATCH = 5000
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
-VERSION = re.compile(r"\d{6}(\.\d{2})?")
+ERROR_CODE = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
 COMPANY_FIELDS = frozenset(
     {
         "companyName",
@@ -48,6 +51,10 @@ COMPANY_FIELDS = frozenset(
 )
 
 Kind = Literal["users", "companies"]
+
+
+class LinkedInVersionError(DeliveryError):
+    """LinkedIn refused the `LinkedIn-Version` (HTTP 426): `linkedin_version` must be changed."""
 
 
 class LinkedInAudienceClient:
@@ -67,6 +74,7 @@ class LinkedInAudienceClient:
         retry: RetrySettings | None = None,
         sleep: Sleep = time.sleep,
         transport: httpx.BaseTransport | None = None,
+        destination: str | None = None,
     ) -> None:
         """
         endpoint: API base, `https://api.linkedin.com` (calls go to `{endpoint}/rest/dmpSegments/…`).
@@ -74,12 +82,13 @@ class LinkedInAudienceClient:
         linkedin_version: the `LinkedIn-Version` header, `YYYYMM`.
         timeout: seconds per HTTP call. retry: attempts and backoff. sleep: used for backoff waits.
         transport: an httpx transport (tests may pass `httpx.MockTransport`).
+        destination: the entry of `destinations.yaml`, named in errors that ask to change it.
         """
         if kind not in ("users", "companies"):
             raise ValueError('kind must be "users" or "companies"')
         if not access_token:
             raise ValueError("access_token is required")
-        if not VERSION.fullmatch(str(linkedin_version)):
+        if not LINKEDIN_VERSION_PATTERN.fullmatch(str(linkedin_version)):
             raise ValueError("linkedin_version must look like YYYYMM")
         self.segment_id = str(segment_id)
         if not self.segment_id.isdigit():
@@ -87,6 +96,7 @@ class LinkedInAudienceClient:
         self.endpoint = check_endpoint(endpoint)
         self.kind: Kind = kind
         self.linkedin_version = str(linkedin_version)
+        self.destination = destination
         self._token = access_token
         self._retry = retry or RetrySettings()
         self._sleep = sleep
@@ -235,6 +245,8 @@ class LinkedInAudienceClient:
         except httpx.TransportError as exc:
             raise transport_failure(exc, (self._token,)) from None
         status = response.status_code
+        if status == 426:
+            raise self._version_refused(response)
         if status == 429:
             raise RetryableError(
                 "HTTP 429 (rate limited)",
@@ -252,6 +264,39 @@ class LinkedInAudienceClient:
             return response.json()
         except ValueError:
             return {}
+
+    def _version_refused(self, response: httpx.Response) -> LinkedInVersionError:
+        """The error for an HTTP 426: what LinkedIn said, and the setting that fixes it."""
+        code = _code(response)
+        answer = f"426 {code}" if code else "HTTP 426"
+        problem = (
+            "is no longer served"
+            if code == "NONEXISTENT_VERSION"
+            else f"was refused ({_message(response)})"
+        )
+        entry = (
+            f"destination {self.destination!r}"
+            if self.destination
+            else f"the LinkedIn destination of segment_id {self.segment_id}"
+        )
+        return LinkedInVersionError(
+            redact(
+                f"LinkedIn answered {answer}: LinkedIn-Version {self.linkedin_version} {problem}; "
+                f"set linkedin_version of {entry} in destinations.yaml to a current version "
+                f"(YYYYMM, e.g. {LINKEDIN_VERSION})",
+                (self._token,),
+            )
+        )
+
+
+def _code(response: httpx.Response) -> str | None:
+    """The error `code` of a JSON answer (e.g. NONEXISTENT_VERSION), if it has a plain one."""
+    try:
+        data = response.json()
+    except ValueError:
+        return None
+    code = data.get("code") if isinstance(data, dict) else None
+    return code if isinstance(code, str) and ERROR_CODE.fullmatch(code) else None
 
 
 def _message(response: httpx.Response) -> str:

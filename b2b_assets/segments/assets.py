@@ -1,16 +1,19 @@
 """One audience asset per segment file, built by one factory."""
 
 from pathlib import Path
+from typing import Any
 
+import duckdb
 import pandera.polars as pa
 import polars as pl
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MetadataValue, asset
 
 from b2b_assets.checks.pandera_checks import column_schema, schema_check_spec
 from b2b_assets.checks.schemas import text
-from b2b_assets.publish import publish_table
+from b2b_assets.publish import PREVIEW_ROWS, publish_table, table_name
 from b2b_assets.resources import DuckDBWarehouse
 from b2b_assets.segments.compiler import CompiledSegment, SegmentCompiler
+from b2b_assets.segments.explain import audience_markdown
 from b2b_assets.segments.history import record_changes
 from b2b_assets.segments.language import Segment, SegmentError, load_segment, segment_files
 from b2b_assets.segments.schema import ENTITY_KEYS
@@ -91,7 +94,7 @@ def build_audience_asset(
             raise error or SegmentError(file, "", "cannot be read")
         as_of = load_settings().as_of
         compiled = SegmentCompiler(segments, as_of).compile(segment)
-        context.log.info(f"compiled {file.name}:\n{compiled.sql}")
+        context.log.debug(f"compiled {file.name}:\n{compiled.sql}")
 
         def build(con):
             changes = record_changes(
@@ -109,11 +112,25 @@ def build_audience_asset(
                 "exited": changes.exited,
                 "as_of": as_of.isoformat(),
                 "compiled_sql": MetadataValue.md(f"```sql\n{compiled.sql}\n```"),
+                "why": MetadataValue.md(
+                    audience_markdown(first_members(con, key, entity), changes.size)
+                ),
             }
 
         return publish_table(context, warehouse, schema, build)
 
     return _audience
+
+
+def first_members(
+    con: duckdb.DuckDBPyConnection, key: AssetKey, entity: str, limit: int = PREVIEW_ROWS
+) -> list[dict[str, Any]]:
+    """The first members of an audience table (by id) as column -> value mappings."""
+    relation = con.execute(
+        f"SELECT * FROM {table_name(key)} ORDER BY {ENTITY_KEYS[entity]} LIMIT {int(limit)}"
+    )
+    columns = [description[0] for description in relation.description]
+    return [dict(zip(columns, row, strict=True)) for row in relation.fetchall()]
 
 
 def _safe_name(stem: str) -> str:

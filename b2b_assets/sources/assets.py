@@ -8,6 +8,7 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
+    Failure,
     FreshnessPolicy,
     MetadataValue,
     asset,
@@ -19,7 +20,22 @@ from b2b_assets.publish import publish_table
 from b2b_assets.resources import DuckDBWarehouse
 from b2b_assets.sources.catalog import FX_RATES, OBJECTS_BY_TYPE, ObjectSpec
 from b2b_assets.sources.config import SourceInstance, SourcesConfig, landing_dir
+from b2b_assets.sources.landing_names import (
+    FINGERPRINT,
+    fingerprint,
+    scan_landing,
+    top_level,
+    unknown_landing_entries,
+)
+from b2b_assets.sources.load_checks import (
+    describe_problems,
+    landing_check,
+    landing_check_spec,
+    quarantine_check,
+    quarantine_check_spec,
+)
 from b2b_assets.sources.reader import (
+    ExtractError,
     ReadContext,
     drop_staging,
     publish_object,
@@ -51,9 +67,18 @@ def build_raw_asset(
     known_instances: tuple[str, ...] = (),
     freshness_hours: float | None = None,
     salesforce_instances: tuple[str, ...] = (),
+    max_quarantined: float | None = None,
 ) -> AssetsDefinition:
-    """The raw asset of one object of one source instance (or of the reference data)."""
+    """The raw asset of one object of one source instance (or of the reference data).
+
+    Besides its schema check it reports its load (`quarantine`, blocking above
+    `max_quarantined`) and, for a source, the names in its landing folder that are no object
+    (`landing_files`); a structural problem (a missing required object or column) fails it with
+    one message listing every file concerned.
+    """
     key = raw_key(instance, spec)
+    label = f"{spec.name} of {instance or 'reference data'}"
+    first_object = OBJECTS_BY_TYPE[source_type][0].name if instance else spec.name
     schema = raw_schema(spec, raw_table_name(instance, spec))
     deps = [FX_RATES_KEY] if "currency" in spec.extra_rules else []
     where = f"{folder}/{spec.name}.csv|.parquet|/"
@@ -71,7 +96,11 @@ def build_raw_asset(
             "source_type": source_type,
             "object": spec.name,
         },
-        check_specs=[schema_check_spec(key, schema)],
+        check_specs=[
+            schema_check_spec(key, schema),
+            quarantine_check_spec(key),
+            *([landing_check_spec(key, folder)] if instance else []),
+        ],
         pool=POOL,
         # Objects checked against the rates are read again when the rates change.
         automation_condition=DOWNSTREAM if deps else None,
@@ -86,6 +115,13 @@ def build_raw_asset(
     )
     def _raw(context: AssetExecutionContext, warehouse: DuckDBWarehouse):
         staged: dict[str, Any] = {}
+        files = scan_landing(folder, [spec.name])
+        notes = unknown_landing_entries(folder, source_type) if instance else []
+        unknown = [note.message for note in notes]
+        for note in notes:
+            # Said once per run: by the object it probably meant, else by the first object.
+            if (note.meant or first_object) == spec.name:
+                context.log.warning(f"{folder}: {note.message}")
 
         def stage(con):
             staged["ctx"] = ReadContext(
@@ -100,10 +136,13 @@ def build_raw_asset(
 
         def build(con):
             result = publish_object(con, spec, staged["ctx"], staged["result"])
-            context.log.info(
-                f"{spec.name} of {instance or 'reference'}: read {result.rows_read}, "
-                f"kept {result.rows_kept}, quarantined {result.rows_quarantined}"
+            context.log.debug(
+                f"{label}: read {result.rows_read}, kept {result.rows_kept}, "
+                f"quarantined {result.rows_quarantined}"
             )
+            problems = describe_problems(result, label)
+            if problems:
+                context.log.warning(problems)
             return {
                 "rows_read": result.rows_read,
                 "rows_kept": result.rows_kept,
@@ -112,7 +151,17 @@ def build_raw_asset(
                 "files": MetadataValue.json(result.files),
                 "empty_files_skipped": len(result.skipped_files),
                 "load": result.mode,
+                "malformed_references": MetadataValue.json(result.malformed_references),
+                "unknown_landing_files": MetadataValue.json(unknown),
+                FINGERPRINT: fingerprint(files if instance else top_level(files)),
             }
+
+        def checks(con):
+            yield quarantine_check(
+                con, key, staged["result"], label, instance, spec.name, max_quarantined
+            )
+            if instance:
+                yield landing_check(key, unknown)
 
         def scope(con) -> str | None:
             # An append load checks the rows it added (they carry this transaction's time).
@@ -122,9 +171,22 @@ def build_raw_asset(
             if "result" in staged:
                 drop_staging(con, staged["result"])
 
-        return publish_table(
-            context, warehouse, schema, build, prepare=stage, scope=scope, cleanup=cleanup
-        )
+        try:
+            return publish_table(
+                context,
+                warehouse,
+                schema,
+                build,
+                prepare=stage,
+                scope=scope,
+                cleanup=cleanup,
+                checks=lambda con: list(checks(con)),
+            )
+        except ExtractError as exc:
+            raise Failure(
+                description=f"{exc}\nNothing below {key.to_user_string()} is built until this is fixed.",
+                allow_retries=False,
+            ) from None
 
     return _raw
 
@@ -149,6 +211,7 @@ def build_raw_assets(data_dir: Path, config: SourcesConfig) -> list[AssetsDefini
                     known_instances=names,
                     freshness_hours=source.freshness_hours,
                     salesforce_instances=tuple(s.name for s in config.of_type("salesforce")),
+                    max_quarantined=source.max_quarantined_of(spec.name),
                 )
             )
     return assets

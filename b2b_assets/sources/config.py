@@ -24,8 +24,24 @@ class SourcesConfigError(ValueError):
     """`sources.yaml` cannot be used; the message names the file and the entry."""
 
 
+QuarantineShare = Field(default=None, ge=0, le=1)
+
+
+class ObjectSettings(BaseModel):
+    """Settings of one object of a source, overriding the source's."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_quarantined: float | None = QuarantineShare
+
+
 class SourceInstance(BaseModel):
-    """One source instance: a CRM org, a Marketo instance or an MDM."""
+    """One source instance: a CRM org, a Marketo instance or an MDM.
+
+    `max_quarantined` is the share of rows read (0 to 1) a load may quarantine before its
+    `quarantine` check blocks it (the last good tables stay); unset, quarantined rows only warn.
+    `objects` overrides it per object (`objects: {Opportunity: {max_quarantined: 0}}`).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -34,6 +50,8 @@ class SourceInstance(BaseModel):
     synced_crm: str | None = None
     path: str | None = None
     freshness_hours: float = Field(default=24.0, gt=0)
+    max_quarantined: float | None = QuarantineShare
+    objects: dict[str, ObjectSettings] = Field(default_factory=dict)
 
     @field_validator("name")
     @classmethod
@@ -49,6 +67,23 @@ class SourceInstance(BaseModel):
         if self.synced_crm is not None and self.type != "marketo":
             raise ValueError("synced_crm is only allowed on a marketo source")
         return self
+
+    @model_validator(mode="after")
+    def _objects_exist(self) -> SourceInstance:
+        from b2b_assets.sources.landing_names import object_names, unknown_object_note
+
+        known = {name.lower() for name in object_names(self.type)}
+        for name in self.objects:
+            if name.lower() not in known:
+                raise ValueError(f"objects: {unknown_object_note(name, self.type).message}")
+        return self
+
+    def max_quarantined_of(self, object_name: str) -> float | None:
+        """The quarantine limit of one object: its own setting, else the source's."""
+        for name, settings in self.objects.items():
+            if name.lower() == object_name.lower() and settings.max_quarantined is not None:
+                return settings.max_quarantined
+        return self.max_quarantined
 
 
 class SourcesConfig(BaseModel):

@@ -19,10 +19,10 @@ from pathlib import Path
 import duckdb
 
 from b2b_assets.sources.catalog import Column, ObjectSpec, normalize_column_name
+from b2b_assets.sources.landing_names import EXTENSIONS, is_temporary
 from b2b_assets.sources.sql_macros import install_macros
 from b2b_assets.sql import literal, scalar, table_exists
 
-EXTENSIONS = (".csv", ".parquet")
 MAX_FIELD_BYTES = 64 * 1024 * 1024
 # DuckDB's reader splits a file into buffers of at least this line length, so a large limit
 # leaves one buffer (one thread) per file. A longer line is a rejected row, and the file is
@@ -96,6 +96,7 @@ class ReadResult:
     staging: str = ""
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     malformed: list[Malformed] = field(default_factory=list)
+    malformed_references: dict[str, int] = field(default_factory=dict)
 
     @property
     def rows_quarantined(self) -> int:
@@ -133,7 +134,7 @@ def find_object_files(folder: Path, spec: ObjectSpec) -> list[Path]:
                 for part in sorted(entry.rglob("*"))
                 if part.is_file()
                 and part.suffix.lower() in EXTENSIONS
-                and not part.name.startswith((".", "_"))
+                and not is_temporary(part.name)
             )
         elif entry.is_file() and stem == wanted and suffix in EXTENSIONS:
             files.append(entry)
@@ -246,6 +247,14 @@ def _problem_exprs(spec: ObjectSpec) -> list[tuple[str, str]]:
         ref = _cleaned_ref(column)
         if column.name in spec.key:
             problems.append((f"{ref} IS NULL", f"'{column.name}: missing key'"))
+        if column.name in spec.key and column.kind == "sfid":
+            problems.append(
+                (
+                    f"{ref} IS NOT NULL AND NOT sf_id_shaped({ref})",
+                    f"'{column.name}: not a 15- or 18-character Salesforce id: ' "
+                    f"|| left({ref}, {VALUE_PREVIEW})",
+                )
+            )
         if column.kind == "json":
             bad = f"{ref} IS NOT NULL AND NOT json_valid({ref})"
         elif column.kind in _KIND_PROBLEM:
@@ -604,6 +613,33 @@ def plan_load(
     return "append", [name for name in stamps if name not in known]
 
 
+def check_columns(
+    con: duckdb.DuckDBPyConnection, spec: ObjectSpec, paths: list[Path], ctx: ReadContext
+) -> None:
+    """Every file's header names the object's required columns once, or one ExtractError lists
+    each file that does not and what it lacks."""
+    problems = []
+    for path in paths:
+        try:
+            header = (
+                _parquet_header(con, path)
+                if path.suffix.lower() == ".parquet"
+                else read_csv_header(path)
+            )
+            if header is not None:
+                map_columns(path, header, spec)
+        except ExtractError as exc:
+            problems.append(str(exc))
+    if len(problems) == 1:
+        raise ExtractError(problems[0])
+    if problems:
+        listed = "\n".join(f"  - {problem}" for problem in problems)
+        raise ExtractError(
+            f"{len(problems)} files of {spec.name} of source {ctx.instance or 'reference data'!r} "
+            f"cannot be read:\n{listed}"
+        )
+
+
 def stage_object(
     con: duckdb.DuckDBPyConnection, folder: Path, spec: ObjectSpec, ctx: ReadContext
 ) -> ReadResult:
@@ -622,6 +658,7 @@ def stage_object(
     result.stamps = {str(path): file_stamp(path) for path in files}
     result.signature = reading_signature(spec, ctx)
     result.mode, to_read = plan_load(con, result.table, spec, result.stamps, result.signature)
+    check_columns(con, spec, [Path(name) for name in to_read], ctx)
     _create_staging(con, spec, result.staging)
     try:
         if to_read:
@@ -652,9 +689,33 @@ def publish_object(
     else:
         _append_rows(con, rows, result)
     _account(con, spec, ctx, result)
+    result.malformed_references = count_malformed_references(con, spec, ctx, result.table)
     for temp in ("_losers", "_contenders"):
         con.execute(f"DROP TABLE IF EXISTS {temp}")
     return result
+
+
+def reference_columns(spec: ObjectSpec, ctx: ReadContext) -> list[Column]:
+    """The columns that name another Salesforce record (not the row's own key)."""
+    if not ctx.normalize_sf_ids:
+        return []
+    return [c for c in spec.columns if c.kind == "sfid" and c.name not in spec.key]
+
+
+def count_malformed_references(
+    con: duckdb.DuckDBPyConnection, spec: ObjectSpec, ctx: ReadContext, table: str
+) -> dict[str, int]:
+    """Rows of the table whose reference to a Salesforce record is not shaped like an id, per
+    column (the rows are kept: such a reference links to nothing)."""
+    columns = reference_columns(spec, ctx)
+    if not columns:
+        return {}
+    counts = ", ".join(
+        f'count(*) FILTER (WHERE "{c.field}" IS NOT NULL AND NOT sf_id_shaped("{c.field}"))'
+        for c in columns
+    )
+    row = con.execute(f"SELECT {counts} FROM {table}").fetchone() or ()
+    return {c.name: int(n) for c, n in zip(columns, row, strict=True) if n}
 
 
 def drop_staging(con: duckdb.DuckDBPyConnection, result: ReadResult) -> None:

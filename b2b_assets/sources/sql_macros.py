@@ -41,6 +41,9 @@ MACROS = (
             THEN x || sf_chunk(substr(x, 1, 5)) || sf_chunk(substr(x, 6, 5))
                  || sf_chunk(substr(x, 11, 5))
             ELSE x END""",
+    # The shape of a Salesforce id: 15 or 18 letters and digits.
+    """CREATE OR REPLACE TEMP MACRO sf_id_shaped(x) AS
+       length(x) IN (15, 18) AND regexp_full_match(x, '[A-Za-z0-9]+')""",
     # Emails match after trimming and lower-casing.
     """CREATE OR REPLACE TEMP MACRO normalize_email(x) AS
        CASE WHEN trim(x) = '' THEN NULL ELSE lower(trim(x)) END""",

@@ -3,9 +3,11 @@
 Checks the Rest.li headers, the `LinkedIn-Version` header and the bearer token; refuses more than
 5,000 elements (HTTP 400); answers each element 201 (ADD) / 200 (REMOVE), or 400 when a user id is not
 `SHA256_EMAIL` with a 64-lowercase-hex `idValue` (so a plain email is never accepted), or 422 for ids
-listed in `reject_ids`. Membership per segment is kept in memory (user hashes; company domains or
-names). `inject(kind, times)` kinds: an HTTP status ("429" with optional `retry_after`, "500", "503")
-or "slow" (answer normally after `delay` seconds).
+listed in `reject_ids`. A `LinkedIn-Version` older than `oldest_version` (when set) gets what LinkedIn
+answers for a sunset version: HTTP 426 with code NONEXISTENT_VERSION. Membership per segment is kept
+in memory (user hashes; company domains or names). `inject(kind, times)` kinds: an HTTP status
+("429" with optional `retry_after`, "426", "500", "503") or "slow" (answer normally after `delay`
+seconds).
 """
 
 from __future__ import annotations
@@ -35,11 +37,13 @@ class FakeLinkedIn(FakeServer):
         segment_ids: Iterable[int] = (555,),
         max_elements: int = 5000,
         reject_ids: Iterable[str] = (),
+        oldest_version: str | None = None,
     ) -> None:
         super().__init__()
         self.access_token = access_token
         self.max_elements = max_elements
         self.reject_ids = set(reject_ids)
+        self.oldest_version = oldest_version
         self.segments: dict[tuple[int, str], set[str]] = {}
         for sid in segment_ids:
             self.segments[(int(sid), "users")] = set()
@@ -70,10 +74,20 @@ class FakeLinkedIn(FakeServer):
             return _bad("X-RestLi-Method must be BATCH_CREATE")
         if h.get("x-restli-protocol-version") != "2.0.0":
             return _bad("X-Restli-Protocol-Version must be 2.0.0")
-        if not re.fullmatch(r"\d{6}(\.\d{2})?", h.get("linkedin-version", "")):
+        version = h.get("linkedin-version", "")
+        if not re.fullmatch(r"\d{6}(\.\d{2})?", version):
             return Answer(
                 426,
                 {"status": 426, "code": "VERSION_MISSING", "message": "A version must be present"},
+            )
+        if self.oldest_version is not None and version < self.oldest_version:
+            return Answer(
+                426,
+                {
+                    "status": 426,
+                    "code": "NONEXISTENT_VERSION",
+                    "message": f"Requested version {version} is not active",
+                },
             )
         key = (int(match.group(1)), match.group(2))
         if key not in self.segments:

@@ -1,0 +1,116 @@
+"""Names in a landing folder: which are objects of its source, which are being written, and which
+are neither (a misnamed file, reported with the object it probably meant)."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from b2b_assets.sources.catalog import OBJECTS_BY_TYPE
+
+EXTENSIONS = (".csv", ".parquet")
+IN_PROGRESS_SUFFIXES = (".tmp", ".part", ".crdownload", ".inprogress")
+# The raw asset's metadata entry with the fingerprint of the files it read.
+FINGERPRINT = "landing_fingerprint"
+
+
+def is_temporary(name: str) -> bool:
+    """A name never read: hidden, a marker, or a file still being written."""
+    return name.startswith((".", "_")) or name.lower().endswith(IN_PROGRESS_SUFFIXES)
+
+
+def object_names(source_type: str) -> list[str]:
+    return [spec.name for spec in OBJECTS_BY_TYPE[source_type]]
+
+
+def _folded(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def suggest_object(name: str, candidates: list[str]) -> str | None:
+    """The object a name probably means: the same up to case, `_`, a plural, or a typo."""
+    by_folded = {_folded(candidate): candidate for candidate in candidates}
+    folded = _folded(name)
+    singulars = (folded, folded.removesuffix("s"), folded.removesuffix("es"), folded + "s")
+    if folded.endswith("ies"):
+        singulars += (folded[:-3] + "y",)
+    for variant in singulars:
+        if variant in by_folded:
+            return by_folded[variant]
+    close = difflib.get_close_matches(folded, list(by_folded), n=1, cutoff=0.6)
+    return by_folded[close[0]] if close else None
+
+
+@dataclass(frozen=True)
+class LandingNote:
+    """A name in a landing folder that is not read, why, and the object it probably meant."""
+
+    message: str
+    meant: str | None = None
+
+
+def unknown_object_note(name: str, source_type: str) -> LandingNote:
+    """`Opportunities.csv: not a salesforce object; did you mean Opportunity?`."""
+    names = object_names(source_type)
+    stem = Path(name).stem if Path(name).suffix.lower() in EXTENSIONS else name
+    meant = suggest_object(stem, names)
+    hint = f"did you mean {meant}?" if meant else f"its objects are {', '.join(names)}"
+    return LandingNote(f"{name}: not a {source_type} object; {hint}", meant)
+
+
+def unknown_landing_entries(folder: Path, source_type: str) -> list[LandingNote]:
+    """A note for each file or folder of `folder` that is no object of `source_type` (nor a
+    temporary name): a misnamed object, or an object in a format that is not read."""
+    if not folder.is_dir():
+        return []
+    known = {name.lower(): name for name in object_names(source_type)}
+    notes = []
+    for entry in sorted(folder.iterdir()):
+        if is_temporary(entry.name):
+            continue
+        if entry.is_dir():
+            if entry.name.lower() not in known:
+                notes.append(unknown_object_note(f"{entry.name}/", source_type))
+            continue
+        stem, suffix = entry.stem.lower(), entry.suffix.lower()
+        if stem in known and suffix in EXTENSIONS:
+            continue
+        if stem in known:
+            message = f"{entry.name}: {known[stem]} is read from .csv or .parquet files only"
+            notes.append(LandingNote(message, known[stem]))
+        else:
+            notes.append(unknown_object_note(entry.name, source_type))
+    return notes
+
+
+def scan_landing(folder: Path, objects: Sequence[str]) -> dict[str, tuple[int, int]]:
+    """Data files of the objects under a landing folder: relative path -> (size, mtime_ns)."""
+    wanted = {name.lower() for name in objects}
+    found: dict[str, tuple[int, int]] = {}
+    if not folder.is_dir():
+        return found
+    for path in folder.rglob("*"):
+        if not path.is_file() or path.suffix.lower() not in EXTENSIONS or is_temporary(path.name):
+            continue
+        relative = path.relative_to(folder)
+        top = relative.parts[0]
+        object_name = (Path(top).stem if len(relative.parts) == 1 else top).lower()
+        if object_name in wanted:
+            stat = path.stat()
+            found[relative.as_posix()] = (stat.st_size, stat.st_mtime_ns)
+    return found
+
+
+def fingerprint(files: dict[str, tuple[int, int]]) -> str:
+    """A digest of files' paths, sizes and modification times: equal when nothing changed."""
+    text = json.dumps({path: list(state) for path, state in files.items()}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def top_level(files: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
+    """Only the files directly in the folder (the reference data beside the landing folders)."""
+    return {path: state for path, state in files.items() if "/" not in path}

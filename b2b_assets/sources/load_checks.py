@@ -1,0 +1,147 @@
+"""The checks a raw asset reports on its load, where users look: rows quarantined (with counts by
+reason and examples) and malformed references, and landing files that are no object of the source.
+
+A row superseded by a later row with the same key is quarantined too, but that is how updates
+arrive: it is counted in the metadata, not held against the load.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetKey,
+    MetadataValue,
+)
+
+from b2b_assets.sources.reader import ReadResult
+from b2b_assets.sql import markdown_table
+
+QUARANTINE_CHECK = "quarantine"
+LANDING_CHECK = "landing_files"
+SUPERSEDED = "duplicate key: a later row wins"
+EXAMPLES_PER_REASON = 3
+
+
+def quarantine_check_spec(key: AssetKey) -> AssetCheckSpec:
+    return AssetCheckSpec(
+        QUARANTINE_CHECK,
+        asset=key,
+        blocking=True,
+        description=(
+            "Warns when the load quarantined rows (see raw.quarantine) or kept rows whose "
+            "references are not Salesforce ids; above `max_quarantined` of sources.yaml it "
+            "fails with ERROR: the load is not published and nothing below it is built."
+        ),
+    )
+
+
+def landing_check_spec(key: AssetKey, folder: Path) -> AssetCheckSpec:
+    return AssetCheckSpec(
+        LANDING_CHECK,
+        asset=key,
+        description=f"Warns about files or folders in {folder} that are no object of the source.",
+    )
+
+
+def problem_counts(result: ReadResult) -> dict[str, int]:
+    """Rows quarantined per reason, without the superseded duplicates."""
+    return {reason: n for reason, n in result.reasons.items() if reason != SUPERSEDED and n}
+
+
+def quarantine_examples(
+    con: duckdb.DuckDBPyConnection, instance: str, object_name: str
+) -> list[tuple[Any, ...]]:
+    """(reason, rows, file, row, problems, record) for the first rows of each reason."""
+    return con.execute(
+        """SELECT reason, n, parse_filename(file_name), row_number, problems, record
+           FROM (SELECT *, count(*) OVER (PARTITION BY reason) AS n,
+                        row_number() OVER (PARTITION BY reason
+                                           ORDER BY file_name, row_number) AS rank
+                 FROM raw.quarantine
+                 WHERE source_instance = $instance AND object = $object AND reason <> $superseded)
+           WHERE rank <= $shown ORDER BY n DESC, reason, rank""",
+        {
+            "instance": instance,
+            "object": object_name,
+            "superseded": SUPERSEDED,
+            "shown": EXAMPLES_PER_REASON,
+        },
+    ).fetchall()
+
+
+def describe_problems(result: ReadResult, object_label: str) -> str:
+    """`Opportunity of crm_2: quarantined 4 of 10 rows (Amount: not a number below 10^15: 4)`."""
+    parts = []
+    problems = problem_counts(result)
+    if problems:
+        reasons = ", ".join(f"{reason}: {n}" for reason, n in sorted(problems.items()))
+        parts.append(
+            f"quarantined {sum(problems.values())} of {result.rows_read} rows ({reasons})"
+        )
+    if result.malformed_references:
+        listed = ", ".join(f"{c}: {n}" for c, n in sorted(result.malformed_references.items()))
+        parts.append(f"kept rows whose reference is not a Salesforce id ({listed})")
+    return f"{object_label}: " + "; ".join(parts) if parts else ""
+
+
+def quarantine_check(
+    con: duckdb.DuckDBPyConnection,
+    key: AssetKey,
+    result: ReadResult,
+    object_label: str,
+    instance: str,
+    object_name: str,
+    limit: float | None,
+) -> AssetCheckResult:
+    """Passes on a clean load; WARN with counts and examples; ERROR above the limit."""
+    problems = problem_counts(result)
+    quarantined = sum(problems.values())
+    share = quarantined / result.rows_read if result.rows_read else 0.0
+    over = limit is not None and share > limit
+    description = describe_problems(result, object_label) or f"{object_label}: every row kept"
+    if over:
+        description += (
+            f"; {share:.1%} is above max_quarantined {limit:g}: the load is not published, "
+            "the last good table stays"
+        )
+    metadata: dict[str, Any] = {
+        "rows_read": result.rows_read,
+        "rows_quarantined": quarantined,
+        "quarantined_share": round(share, 6),
+        "superseded_rows": int(result.reasons.get(SUPERSEDED, 0)),
+        "reasons": MetadataValue.json(problems),
+        "malformed_references": MetadataValue.json(result.malformed_references),
+    }
+    if limit is not None:
+        metadata["max_quarantined"] = limit
+    if quarantined:
+        examples = quarantine_examples(con, instance, object_name)
+        metadata["examples"] = MetadataValue.md(
+            markdown_table(["reason", "rows", "file", "row", "problems", "record"], examples)
+        )
+    return AssetCheckResult(
+        asset_key=key,
+        check_name=QUARANTINE_CHECK,
+        passed=not problems and not result.malformed_references,
+        severity=AssetCheckSeverity.ERROR if over else AssetCheckSeverity.WARN,
+        description=description,
+        metadata=metadata,
+    )
+
+
+def landing_check(key: AssetKey, unknown: list[str]) -> AssetCheckResult:
+    """Passes when every name in the landing folder is an object of the source (or temporary)."""
+    return AssetCheckResult(
+        asset_key=key,
+        check_name=LANDING_CHECK,
+        passed=not unknown,
+        severity=AssetCheckSeverity.WARN,
+        description="; ".join(unknown) or "every file is an object of the source",
+        metadata={"unknown_files": MetadataValue.json(unknown)},
+    )
