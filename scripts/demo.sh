@@ -21,9 +21,7 @@ source scripts/run_env.sh
 # slot and make this run wait: mark such runs failed and free their slots.
 .venv/bin/python -m b2b_assets.recover --quiet
 echo "Building every asset of $B2B_DATA_DIR as of ${B2B_AS_OF:-now} into $B2B_RUN_DIR"
-# The CLI's own notices about its successor and selection syntax are not about this project.
-PYTHONWARNINGS="ignore::FutureWarning:click.core,ignore::Warning:dagster._core.definitions.antlr_asset_selection.antlr_asset_selection" \
-  .venv/bin/dagster asset materialize -m b2b_assets.definitions --select '*' \
+.venv/bin/dagster asset materialize -m b2b_assets.definitions --select '*' \
   --config-json "{\"loggers\": {\"console\": {\"config\": {\"log_level\": \"$level\"}}}}"
 echo
 .venv/bin/python -m b2b_assets.show

@@ -20,3 +20,6 @@ if [ ! -f "$DAGSTER_HOME/dagster.yaml" ] || [ "$DAGSTER_HOME" = "$B2B_RUN_DIR/da
 elif ! cmp -s scripts/dagster.yaml "$DAGSTER_HOME/dagster.yaml"; then
   echo "note: $DAGSTER_HOME/dagster.yaml differs from scripts/dagster.yaml (kept)" >&2
 fi
+# The dagster CLI's notices about its successor (`dg`) and its selection syntax are not about
+# this project; other warnings still show.
+export PYTHONWARNINGS="${PYTHONWARNINGS:-ignore::FutureWarning:click.core,ignore::Warning:dagster._core.definitions.antlr_asset_selection.antlr_asset_selection}"

@@ -1,0 +1,122 @@
+"""A newcomer's first hour: the demo twice, then the suite's own environments; a short output;
+no warning at definitions load; `dagster dev` after the demo rebuilds nothing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster
+import pytest
+from dagster import AssetKey, SkipReason, build_sensor_context
+
+from b2b_assets.automation import landing_sensor, reference_sensor
+from b2b_assets.sources.config import load_sources
+from b2b_assets_tests.conftest import REPO_ROOT, copy_demo, materialize_env, set_env
+
+DEMO = REPO_ROOT / "scripts" / "demo.sh"
+
+
+def files_under(folder: Path) -> dict[str, tuple[int, int]]:
+    return {
+        path.relative_to(folder).as_posix(): (path.stat().st_size, path.stat().st_mtime_ns)
+        for path in folder.rglob("*")
+        if path.is_file()
+    }
+
+
+def run_demo(run_dir: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("B2B_", "DAGSTER_"))}
+    env["B2B_RUN_DIR"] = str(run_dir)
+    return subprocess.run(
+        [str(DEMO), *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.fixture(scope="module")
+def demo_twice(tmp_path_factory):
+    """The demo run twice in a run folder of its own, and the data folder before and after."""
+    run_dir = tmp_path_factory.mktemp("run")
+    before = files_under(REPO_ROOT / "data")
+    first, second = run_demo(run_dir), run_demo(run_dir)
+    return run_dir, before, first, second
+
+
+def test_the_demo_runs_twice_and_prints_a_screen(demo_twice):
+    _, _, first, second = demo_twice
+    for run in (first, second):
+        output = run.stdout + run.stderr
+        assert run.returncode == 0, output[-3000:]
+        lines = output.splitlines()
+        assert len(lines) < 60, output
+        assert "summary: 59 of 59 assets built" in output
+        assert "p2@townsend.com" in run.stdout
+        assert "all[0].accounts: 1 match" in run.stdout and "all[1].events: 1 match" in run.stdout
+        assert "Warning" not in output and "DEBUG" not in output, output
+
+
+def test_the_demo_writes_only_into_its_run_folder(demo_twice):
+    run_dir, before, _, _ = demo_twice
+    assert files_under(REPO_ROOT / "data") == before
+    assert (run_dir / "warehouse.duckdb").is_file()
+    assert (run_dir / "dagster_home" / "dagster.yaml").is_file()
+    sent = sorted(p.name for p in (run_dir / "outbox").rglob("*-requests.json"))
+    assert len(sent) == 2, sent  # the first run's adds; the second run has no change to send
+
+
+def test_the_suites_environments_after_the_demo(demo_twice, tmp_path):
+    env = copy_demo(tmp_path / "env")
+    assert not (env / "outbox").exists() and not list(env.rglob("*.duckdb"))
+    run = materialize_env(env, tmp_path / "warehouse.duckdb")
+    assert run.query("SELECT email FROM audience.new_product_upsell") == [("p2@townsend.com",)]
+
+
+def test_verbose_demo_prints_dagsters_full_log(tmp_path):
+    run = run_demo(tmp_path, "--verbose")
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    assert "STEP_SUCCESS" in run.stderr and "summary: 59 of 59 assets built" in run.stderr
+
+
+def test_definitions_load_without_any_warning(tmp_path):
+    env = {**os.environ, "B2B_DATA_DIR": str(copy_demo(tmp_path / "env"))}
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", "import b2b_assets.definitions"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr == ""
+
+
+def test_sensors_started_after_the_demo_do_not_load_what_is_loaded(tmp_path):
+    data = copy_demo(tmp_path / "env")
+    warehouse = tmp_path / "warehouse.duckdb"
+    with dagster.instance_for_test() as instance, pytest.MonkeyPatch.context() as mp:
+        set_env(mp, data, warehouse, "2026-11-15")
+        from b2b_assets.definitions import build_definitions
+
+        defs = build_definitions()
+        dagster.materialize(
+            list(defs.assets or []),
+            resources={"warehouse": defs.resources["warehouse"]},
+            instance=instance,
+        )
+        config = load_sources(data / "sources.yaml")
+        sensors = [landing_sensor(s, data / "landing" / s.name) for s in config.sources]
+        sensors.append(reference_sensor(data))
+        for sensor in sensors:
+            context = build_sensor_context(instance=instance, repository_def=None)
+            assert isinstance(sensor(context), SkipReason), sensor.name
+        # A changed file is loaded again: only its object.
+        leads = data / "landing" / "marketo_1" / "leads.csv"
+        leads.write_text(leads.read_text() + "99999,new@townsend.com,,,,,,,,,,,,,\n")
+        os.utime(leads, ns=(leads.stat().st_mtime_ns - 5 * 10**9,) * 2)
+        marketo = next(s for s in sensors if s.name == "landing_marketo_1")
+        request = marketo(build_sensor_context(instance=instance, repository_def=None))
+        assert not isinstance(request, SkipReason)
+        assert request.asset_selection == [AssetKey(["raw", "marketo_1__leads"])]
