@@ -120,3 +120,41 @@ def test_sensors_started_after_the_demo_do_not_load_what_is_loaded(tmp_path):
         request = marketo(build_sensor_context(instance=instance, repository_def=None))
         assert not isinstance(request, SkipReason)
         assert request.asset_selection == [AssetKey(["raw", "marketo_1__leads"])]
+
+
+def test_the_summary_names_each_problem_in_one_line():
+    from b2b_assets.run_summary import RunReport, summary
+
+    report = RunReport(
+        planned=["raw__crm_1__opportunity", "raw__marketo_1__activities", "b2b__experience_event"]
+    )
+    report.built.add("raw__crm_1__opportunity")
+    report.failed["raw__marketo_1__activities"] = "3 files of activities cannot be read: ..."
+    report.loads["raw__crm_1__opportunity"] = {
+        "rows_read": 10,
+        "rows_kept": 6,
+        "rows_quarantined": 5,
+        "quarantine_reasons": {
+            "Amount: not a number below 10^15": 4,
+            "duplicate key: a later row wins": 1,
+        },
+        "malformed_references": {"AccountId": 2},
+        "unknown_landing_files": [
+            "Opportunities.csv: not a salesforce object; did you mean Opportunity?"
+        ],
+    }
+    info, warnings, errors = summary(report)
+    assert info[0].startswith("summary: 1 of 3 assets built") and "1 failed" in info[0]
+    assert warnings[0].startswith("quarantined raw/crm_1__opportunity: read 10, kept 6")
+    assert "Amount: not a number below 10^15: 4" in warnings[0]
+    assert "duplicate key" not in warnings[0]
+    assert warnings[1] == "malformed references raw/crm_1__opportunity: AccountId 2 (rows kept)"
+    assert warnings[2].startswith("landing: Opportunities.csv")
+    assert errors == [
+        "failed raw/marketo_1__activities: 3 files of activities cannot be read: ...",
+        "not built, because an input failed (nothing below it was published): b2b/experience_event",
+    ]
+    assert report.finished_layers(final=True) == [
+        "raw: 1 of 2 assets built, 1 failed",
+        "b2b: 0 of 1 assets built, 1 not built",
+    ]

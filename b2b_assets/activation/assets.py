@@ -179,6 +179,12 @@ def build_activation_asset(
         deliver(warehouse.connect, transport, destination, segment, adds, report, context.run_id)
         closing = transport.close()
         context.log.debug(f"{destination.name}: {report.metadata()}")
+        numbers = report.metadata()
+        context.log.info(
+            f"{segment} -> {destination.name}: +{numbers['adds']} -{numbers['removes']}, "
+            f"{numbers['unchanged']} unchanged, {numbers['no_consent']} without consent, "
+            f"{numbers['unmatched']} without an id there"
+        )
 
         def snapshot(con):
             con.execute("CREATE SCHEMA IF NOT EXISTS activation")

@@ -14,6 +14,7 @@ import duckdb
 import polars as pl
 
 from b2b_assets.segments.compiler import SegmentCompiler
+from b2b_assets.segments.explain import audience_text
 from b2b_assets.segments.language import SegmentError, load_segment, segment_files
 from b2b_assets.settings import load_settings
 from b2b_assets.sources.sql_macros import install_macros
@@ -67,8 +68,12 @@ def main(argv: list[str] | None = None) -> int:
                 install_macros(con)
                 members = frame(con, compiled.sql, compiled.params)
             print(f"-- {members.height} member(s)")
+            shown = members.head(args.limit)
             with pl.Config(tbl_rows=args.limit, fmt_str_lengths=100, tbl_width_chars=160):
-                print(members.head(args.limit))
+                print(shown.drop("why", strict=False))
+            if "why" in shown.columns and shown.height:
+                print("why:")
+                print(audience_text(shown.to_dicts(), members.height))
     return 1 if failures else 0
 
 
