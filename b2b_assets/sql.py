@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -42,41 +43,42 @@ def utc_frame(result: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _compact_json(value: Any) -> str:
+    return json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))
+
+
+def _json_container(text: str) -> list | dict | None:
+    """The list or object a string holds as JSON, else None."""
+    stripped = text.strip()
+    if stripped[:1] + stripped[-1:] not in ("{}", "[]"):
+        return None
+    try:
+        parsed = json.loads(stripped)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, list | dict) else None
+
+
+def markdown_cell(value: Any, width: int | None = 60) -> str:
+    """One value on one line: lists, dicts and JSON text whole, as compact JSON; other text
+    longer than `width` characters (None: no limit) ends in "…"."""
+    if isinstance(value, list | tuple | dict):
+        return _compact_json(value)
+    parsed = _json_container(value) if isinstance(value, str) else None
+    if parsed is not None:
+        return _compact_json(parsed)
+    text = " ".join(str(value).splitlines())
+    if width is not None and len(text) > width:
+        return text[: max(width - 1, 0)] + "…"
+    return text
+
+
 def markdown_table(
     columns: list[str], rows: Iterable[Iterable[Any]], width: int | None = 60
 ) -> str:
-    """Rows as a Markdown table for metadata, each cell on one line.
-
-    Lists, tuples, dicts and strings holding a JSON object or array are shown whole as compact
-    JSON; other values longer than `width` characters (None: no limit) end in "…".
-    """
-    import json
-
-    def compact(value: Any) -> str:
-        return json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))
-
-    def container(text: str) -> list | dict | None:
-        stripped = text.strip()
-        if stripped[:1] + stripped[-1:] not in ("{}", "[]"):
-            return None
-        try:
-            parsed = json.loads(stripped)
-        except ValueError:
-            return None
-        return parsed if isinstance(parsed, list | dict) else None
-
-    def cell(value: Any) -> str:
-        if isinstance(value, list | tuple | dict):
-            return compact(value)
-        parsed = container(value) if isinstance(value, str) else None
-        if parsed is not None:
-            return compact(parsed)
-        text = " ".join(str(value).splitlines())
-        if width is not None and len(text) > width:
-            return text[: max(width - 1, 0)] + "…"
-        return text
-
+    """Rows as a Markdown table for metadata, each cell on one line (see `markdown_cell`)."""
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for row in rows:
-        lines.append("| " + " | ".join(cell(value).replace("|", "\\|") for value in row) + " |")
+        cells = (markdown_cell(value, width).replace("|", "\\|") for value in row)
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
