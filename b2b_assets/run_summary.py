@@ -95,10 +95,14 @@ def _quarantine_lines(report: RunReport) -> list[str]:
         reasons.pop(SUPERSEDED, None)
         if reasons:
             top = ", ".join(f"{reason}: {n}" for reason, n in reasons.most_common(3))
+            where = (
+                "the rows are in raw.quarantine"
+                if values.get("published", True)
+                else "not published: the previous table and its quarantine are kept"
+            )
             lines.append(
                 f"quarantined {asset_of_step(step)}: read {values.get('rows_read')}, "
-                f"kept {values.get('rows_kept')}, quarantined {quarantined} ({top}; "
-                "the rows are in raw.quarantine)"
+                f"kept {values.get('rows_kept')}, quarantined {quarantined} ({top}; {where})"
             )
         references = values.get("malformed_references") or {}
         if references:
@@ -109,9 +113,12 @@ def _quarantine_lines(report: RunReport) -> list[str]:
 
 def _landing_lines(report: RunReport) -> list[str]:
     notes: set[str] = set()
-    for values in report.loads.values():
-        notes.update(values.get("unknown_landing_files") or [])
-    return [f"landing: {note}" for note in sorted(notes)]
+    for step, values in report.loads.items():
+        source = asset_of_step(step).partition("/")[2].partition("__")[0]
+        notes.update(
+            f"landing/{source}: {note}" for note in values.get("unknown_landing_files") or []
+        )
+    return sorted(notes)
 
 
 def _named(steps: list[str]) -> str:

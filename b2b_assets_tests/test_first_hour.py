@@ -149,7 +149,7 @@ def test_the_summary_names_each_problem_in_one_line():
     assert "Amount: not a number below 10^15: 4" in warnings[0]
     assert "duplicate key" not in warnings[0]
     assert warnings[1] == "malformed references raw/crm_1__opportunity: AccountId 2 (rows kept)"
-    assert warnings[2].startswith("landing: Opportunities.csv")
+    assert warnings[2].startswith("landing/crm_1: Opportunities.csv")
     assert errors == [
         "failed raw/marketo_1__activities: 3 files of activities cannot be read: ...",
         "not built, because an input failed (nothing below it was published): b2b/experience_event",

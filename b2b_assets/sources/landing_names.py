@@ -23,6 +23,12 @@ def is_temporary(name: str) -> bool:
     return name.startswith((".", "_")) or name.lower().endswith(IN_PROGRESS_SUFFIXES)
 
 
+def in_temporary_place(relative: Path) -> bool:
+    """Whether a path below a landing folder, or any folder on its way, has a temporary name
+    (a writer's `_temporary/` or `.staging/` folder of unfinished parts)."""
+    return any(is_temporary(part) for part in relative.parts)
+
+
 def object_names(source_type: str) -> list[str]:
     return [spec.name for spec in OBJECTS_BY_TYPE[source_type]]
 
@@ -94,9 +100,11 @@ def scan_landing(folder: Path, objects: Sequence[str]) -> dict[str, tuple[int, i
     if not folder.is_dir():
         return found
     for path in folder.rglob("*"):
-        if not path.is_file() or path.suffix.lower() not in EXTENSIONS or is_temporary(path.name):
-            continue
         relative = path.relative_to(folder)
+        if not path.is_file() or path.suffix.lower() not in EXTENSIONS:
+            continue
+        if in_temporary_place(relative):
+            continue
         top = relative.parts[0]
         object_name = (Path(top).stem if len(relative.parts) == 1 else top).lower()
         if object_name in wanted:

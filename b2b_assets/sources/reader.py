@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 
 from b2b_assets.sources.catalog import Column, ObjectSpec, normalize_column_name
-from b2b_assets.sources.landing_names import EXTENSIONS, is_temporary
+from b2b_assets.sources.landing_names import EXTENSIONS, in_temporary_place
 from b2b_assets.sources.sql_macros import install_macros
 from b2b_assets.sql import literal, scalar, table_exists
 
@@ -134,7 +134,7 @@ def find_object_files(folder: Path, spec: ObjectSpec) -> list[Path]:
                 for part in sorted(entry.rglob("*"))
                 if part.is_file()
                 and part.suffix.lower() in EXTENSIONS
-                and not is_temporary(part.name)
+                and not in_temporary_place(part.relative_to(entry))
             )
         elif entry.is_file() and stem == wanted and suffix in EXTENSIONS:
             files.append(entry)
