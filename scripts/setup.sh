@@ -9,6 +9,8 @@ fi
 stamp=".venv/.b2b_assets-installed"
 wanted="$(sha256sum pyproject.toml | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+  echo "setup: installing the pinned dependencies of pyproject.toml into .venv" >&2
+  # -qq: errors only (pip's notices about the machine's index settings are not the project's).
+  .venv/bin/python -m pip install -qq --disable-pip-version-check -e '.[dev,bench]'
   echo "$wanted" > "$stamp"
 fi
