@@ -4,6 +4,7 @@ no warning at definitions load; `dagster dev` after the demo rebuilds nothing.""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -158,3 +159,14 @@ def test_the_summary_names_each_problem_in_one_line():
         "raw: 1 of 2 assets built, 1 failed",
         "b2b: 0 of 1 assets built, 1 not built",
     ]
+
+
+def test_the_readme_orients_in_one_screenful_of_commands():
+    lines = (REPO_ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= 200
+    opening = "\n".join(lines[:8])
+    assert "./scripts/demo.sh" in opening and "./scripts/test.sh" in opening
+    text = "\n".join(lines)
+    # Benchmark history lives in docs/performance.md, without commit hashes.
+    assert not re.search(r"\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*[0-9])[0-9a-f]{7,40}\b", text)
+    assert "load average" not in text and "docs/performance.md" in text
