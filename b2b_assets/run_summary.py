@@ -114,10 +114,9 @@ def _quarantine_lines(report: RunReport) -> list[str]:
 def _landing_lines(report: RunReport) -> list[str]:
     notes: set[str] = set()
     for step, values in report.loads.items():
-        source = asset_of_step(step).partition("/")[2].partition("__")[0]
-        notes.update(
-            f"landing/{source}: {note}" for note in values.get("unknown_landing_files") or []
-        )
+        source, _, object_table = asset_of_step(step).partition("/")[2].partition("__")
+        where = f"landing/{source}" if object_table else "landing"
+        notes.update(f"{where}: {note}" for note in values.get("unknown_landing_files") or [])
     return sorted(notes)
 
 

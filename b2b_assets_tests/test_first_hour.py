@@ -170,3 +170,16 @@ def test_the_readme_orients_in_one_screenful_of_commands():
     # Benchmark history lives in docs/performance.md, without commit hashes.
     assert not re.search(r"\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*[0-9])[0-9a-f]{7,40}\b", text)
     assert "load average" not in text and "docs/performance.md" in text
+
+
+def test_a_landing_folder_no_source_reads_is_reported(tmp_path):
+    from b2b_assets.sources.landing_names import unknown_source_folders
+
+    landing = tmp_path / "landing"
+    for name in ("crm_1", "CRM-2", "crm3", "_staging", ".hidden"):
+        (landing / name).mkdir(parents=True)
+    notes = unknown_source_folders(landing, [landing / "crm_1"], ["crm_1", "crm_2"])
+    assert [note.message for note in notes] == [
+        "landing/CRM-2/: not a source of sources.yaml; did you mean crm_2?",
+        "landing/crm3/: not a source of sources.yaml; add it to sources.yaml to read it",
+    ]

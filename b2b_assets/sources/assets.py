@@ -1,6 +1,8 @@
 """The raw layer: one asset per (source instance, object), built by one factory."""
 
+from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +24,12 @@ from b2b_assets.sources.catalog import FX_RATES, OBJECTS_BY_TYPE, ObjectSpec
 from b2b_assets.sources.config import SourceInstance, SourcesConfig, landing_dir
 from b2b_assets.sources.landing_names import (
     FINGERPRINT,
+    LandingNote,
     fingerprint,
     scan_landing,
     top_level,
     unknown_landing_entries,
+    unknown_source_folders,
 )
 from b2b_assets.sources.load_checks import (
     describe_problems,
@@ -68,13 +72,14 @@ def build_raw_asset(
     freshness_hours: float | None = None,
     salesforce_instances: tuple[str, ...] = (),
     max_quarantined: float | None = None,
+    landing_notes: Callable[[], list[LandingNote]] | None = None,
 ) -> AssetsDefinition:
     """The raw asset of one object of one source instance (or of the reference data).
 
     Besides its schema check it reports its load (`quarantine`, blocking above
-    `max_quarantined`) and, for a source, the names in its landing folder that are no object
-    (`landing_files`); a structural problem (a missing required object or column) fails it with
-    one message listing every file concerned.
+    `max_quarantined`) and the names `landing_notes` finds unread (`landing_files`: for a
+    source, the names in its folder that are no object); a structural problem (a missing
+    required object or column) fails it with one message listing every file concerned.
     """
     key = raw_key(instance, spec)
     label = f"{spec.name} of {instance or 'reference data'}"
@@ -99,7 +104,7 @@ def build_raw_asset(
         check_specs=[
             schema_check_spec(key, schema),
             quarantine_check_spec(key),
-            *([landing_check_spec(key, folder)] if instance else []),
+            *([landing_check_spec(key, folder)] if landing_notes else []),
         ],
         pool=POOL,
         # Objects checked against the rates are read again when the rates change.
@@ -116,7 +121,7 @@ def build_raw_asset(
     def _raw(context: AssetExecutionContext, warehouse: DuckDBWarehouse):
         staged: dict[str, Any] = {}
         files = scan_landing(folder, [spec.name])
-        notes = unknown_landing_entries(folder, source_type) if instance else []
+        notes = landing_notes() if landing_notes else []
         unknown = [note.message for note in notes]
         for note in notes:
             # Said once per run: by the object it probably meant, else by the first object.
@@ -160,7 +165,7 @@ def build_raw_asset(
             yield quarantine_check(
                 con, key, staged["result"], label, instance, spec.name, max_quarantined
             )
-            if instance:
+            if landing_notes:
                 yield landing_check(key, unknown)
 
         def scope(con) -> str | None:
@@ -193,17 +198,24 @@ def build_raw_asset(
 
 def build_raw_assets(data_dir: Path, config: SourcesConfig) -> list[AssetsDefinition]:
     """Every raw asset: the exchange rates and each object of each source in `sources.yaml`."""
+    names = tuple(source.name for source in config.sources)
+    folders = [landing_dir(data_dir, source) for source in config.sources]
     assets = [
         build_raw_asset(
-            data_dir, FX_RATES, "", "reference", normalize_sf_ids=False, freshness_hours=24 * 7
+            data_dir,
+            FX_RATES,
+            "",
+            "reference",
+            normalize_sf_ids=False,
+            freshness_hours=24 * 7,
+            landing_notes=lambda: unknown_source_folders(data_dir / "landing", folders, names),
         )
     ]
-    names = tuple(source.name for source in config.sources)
-    for source in config.sources:
+    for source, folder in zip(config.sources, folders, strict=True):
         for spec in OBJECTS_BY_TYPE[source.type]:
             assets.append(
                 build_raw_asset(
-                    landing_dir(data_dir, source),
+                    folder,
                     spec,
                     source.name,
                     source.type,
@@ -212,6 +224,7 @@ def build_raw_assets(data_dir: Path, config: SourcesConfig) -> list[AssetsDefini
                     freshness_hours=source.freshness_hours,
                     salesforce_instances=tuple(s.name for s in config.of_type("salesforce")),
                     max_quarantined=source.max_quarantined_of(spec.name),
+                    landing_notes=partial(unknown_landing_entries, folder, source.type),
                 )
             )
     return assets

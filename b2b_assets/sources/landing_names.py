@@ -93,6 +93,24 @@ def unknown_landing_entries(folder: Path, source_type: str) -> list[LandingNote]
     return notes
 
 
+def unknown_source_folders(
+    landing_root: Path, source_folders: Sequence[Path], source_names: Sequence[str]
+) -> list[LandingNote]:
+    """A note for each folder of `landing/` that no source of `sources.yaml` reads."""
+    if not landing_root.is_dir():
+        return []
+    read = {folder.resolve() for folder in source_folders}
+    notes = []
+    for entry in sorted(landing_root.iterdir()):
+        if not entry.is_dir() or is_temporary(entry.name) or entry.resolve() in read:
+            continue
+        # Only a spelling of a source's name (case, `_`, `-`): crm3 may well be a new source.
+        meant = next((n for n in source_names if _folded(n) == _folded(entry.name)), None)
+        hint = f"did you mean {meant}?" if meant else "add it to sources.yaml to read it"
+        notes.append(LandingNote(f"landing/{entry.name}/: not a source of sources.yaml; {hint}"))
+    return notes
+
+
 def scan_landing(folder: Path, objects: Sequence[str]) -> dict[str, tuple[int, int]]:
     """Data files of the objects under a landing folder: relative path -> (size, mtime_ns)."""
     wanted = {name.lower() for name in objects}

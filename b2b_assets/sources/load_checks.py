@@ -45,7 +45,7 @@ def landing_check_spec(key: AssetKey, folder: Path) -> AssetCheckSpec:
     return AssetCheckSpec(
         LANDING_CHECK,
         asset=key,
-        description=f"Warns about files or folders in {folder} that are no object of the source.",
+        description=f"Warns about files or folders in {folder} that are never read.",
     )
 
 
@@ -142,6 +142,6 @@ def landing_check(key: AssetKey, unknown: list[str]) -> AssetCheckResult:
         check_name=LANDING_CHECK,
         passed=not unknown,
         severity=AssetCheckSeverity.WARN,
-        description="; ".join(unknown) or "every file is an object of the source",
+        description="; ".join(unknown) or "every name is read",
         metadata={"unknown_files": MetadataValue.json(unknown)},
     )
