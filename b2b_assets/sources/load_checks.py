@@ -19,12 +19,11 @@ from dagster import (
     MetadataValue,
 )
 
-from b2b_assets.sources.reader import ReadResult
+from b2b_assets.sources.reader import SUPERSEDED, ReadResult
 from b2b_assets.sql import markdown_table
 
 QUARANTINE_CHECK = "quarantine"
 LANDING_CHECK = "landing_files"
-SUPERSEDED = "duplicate key: a later row wins"
 EXAMPLES_PER_REASON = 3
 
 

@@ -64,6 +64,8 @@ READING_RULES_VERSION = "1"
 # its scan on one thread, so two files at a time keep both cores busy.
 READ_WORKERS = 2
 STAGING_PREFIX = "_staging__"
+# The quarantine reason of a row that a later row with the same key replaced.
+SUPERSEDED = "duplicate key: a later row wins"
 
 
 # A row that does not parse: file, row number, reason, problems, the row's text.
@@ -402,21 +404,23 @@ def _reader_connection(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnect
 def _load_files(
     con: duckdb.DuckDBPyConnection,
     spec: ObjectSpec,
-    paths: list[Path],
+    headers: dict[Path, list[str] | None],
     ctx: ReadContext,
     result: ReadResult,
 ) -> None:
-    """Read the files into the staging table, `READ_WORKERS` at a time."""
+    """Read the files (with the headers `read_headers` found) into the staging table,
+    `READ_WORKERS` at a time."""
+    paths = list(headers)
 
     def load(index: int, path: Path) -> tuple[bool, list[Malformed]]:
         reader = _reader_connection(con)
         try:
-            return _load_file(reader, spec, path, index, ctx, result)
+            return _load_file(reader, spec, path, headers[path], index, ctx, result)
         finally:
             reader.close()
 
     if len(paths) == 1:
-        loaded = [_load_file(con, spec, paths[0], 0, ctx, result)]
+        loaded = [_load_file(con, spec, paths[0], headers[paths[0]], 0, ctx, result)]
     else:
         with ThreadPoolExecutor(max_workers=READ_WORKERS) as pool:
             futures = [pool.submit(load, index, path) for index, path in enumerate(paths)]
@@ -437,6 +441,7 @@ def _load_file(
     con: duckdb.DuckDBPyConnection,
     spec: ObjectSpec,
     path: Path,
+    header: list[str] | None,
     index: int,
     ctx: ReadContext,
     result: ReadResult,
@@ -444,7 +449,6 @@ def _load_file(
     """Stage one file's rows; (False, []) for a file without a header. Returns the rows that
     did not parse, for the quarantine."""
     parquet = path.suffix.lower() == ".parquet"
-    header = _parquet_header(con, path) if parquet else read_csv_header(path)
     if header is None:
         return False, []
     positions = map_columns(path, header, spec)
@@ -613,11 +617,13 @@ def plan_load(
     return "append", [name for name in stamps if name not in known]
 
 
-def check_columns(
+def read_headers(
     con: duckdb.DuckDBPyConnection, spec: ObjectSpec, paths: list[Path], ctx: ReadContext
-) -> None:
-    """Every file's header names the object's required columns once, or one ExtractError lists
-    each file that does not and what it lacks."""
+) -> dict[Path, list[str] | None]:
+    """Each file's header (None for an empty file), once every header names the object's
+    required columns once; otherwise one ExtractError lists each file that does not and what
+    it lacks."""
+    headers: dict[Path, list[str] | None] = {}
     problems = []
     for path in paths:
         try:
@@ -628,6 +634,7 @@ def check_columns(
             )
             if header is not None:
                 map_columns(path, header, spec)
+            headers[path] = header
         except ExtractError as exc:
             problems.append(str(exc))
     if len(problems) == 1:
@@ -638,6 +645,7 @@ def check_columns(
             f"{len(problems)} files of {spec.name} of source {ctx.instance or 'reference data'!r} "
             f"cannot be read:\n{listed}"
         )
+    return headers
 
 
 def stage_object(
@@ -658,11 +666,11 @@ def stage_object(
     result.stamps = {str(path): file_stamp(path) for path in files}
     result.signature = reading_signature(spec, ctx)
     result.mode, to_read = plan_load(con, result.table, spec, result.stamps, result.signature)
-    check_columns(con, spec, [Path(name) for name in to_read], ctx)
+    headers = read_headers(con, spec, [Path(name) for name in to_read], ctx)
     _create_staging(con, spec, result.staging)
     try:
-        if to_read:
-            _load_files(con, spec, [Path(name) for name in to_read], ctx, result)
+        if headers:
+            _load_files(con, spec, headers, ctx, result)
     except BaseException:
         drop_staging(con, result)
         raise
@@ -758,12 +766,12 @@ class _RowSql:
         con.execute(
             f"""INSERT INTO raw.quarantine
                 SELECT $instance, $object, _file_name, _row_number,
-                       'duplicate key: a later row wins',
+                       $superseded,
                        ['superseded by a row with the same ' || $key_names
                         || ' (latest {self.spec.updated_at or "row"} wins)'],
                        {self.record}, now(), $run_id
                 FROM {rows_of} SEMI JOIN _losers USING (_file_name, _row_number)""",
-            {**self.params, "key_names": " + ".join(self.spec.key)},
+            {**self.params, "key_names": " + ".join(self.spec.key), "superseded": SUPERSEDED},
         )
 
 
