@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from dagster import (
+    AssetCheckResult,
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
@@ -26,8 +27,7 @@ from b2b_assets.sources.landing_names import (
     FINGERPRINT,
     LandingNote,
     fingerprint,
-    scan_landing,
-    top_level,
+    landed_files,
     unknown_landing_entries,
     unknown_source_folders,
 )
@@ -120,7 +120,6 @@ def build_raw_asset(
     )
     def _raw(context: AssetExecutionContext, warehouse: DuckDBWarehouse):
         staged: dict[str, Any] = {}
-        files = scan_landing(folder, [spec.name])
         notes = landing_notes() if landing_notes else []
         unknown = [note.message for note in notes]
         for note in notes:
@@ -158,15 +157,20 @@ def build_raw_asset(
                 "load": result.mode,
                 "malformed_references": MetadataValue.json(result.malformed_references),
                 "unknown_landing_files": MetadataValue.json(unknown),
-                FINGERPRINT: fingerprint(files if instance else top_level(files)),
+                FINGERPRINT: fingerprint(
+                    landed_files(folder, result.stamps, nested=bool(instance))
+                ),
             }
 
-        def checks(con):
-            yield quarantine_check(
-                con, key, staged["result"], label, instance, spec.name, max_quarantined
-            )
+        def checks(con) -> list[AssetCheckResult]:
+            results = [
+                quarantine_check(
+                    con, key, staged["result"], label, instance, spec.name, max_quarantined
+                )
+            ]
             if landing_notes:
-                yield landing_check(key, unknown)
+                results.append(landing_check(key, unknown))
+            return results
 
         def scope(con) -> str | None:
             # An append load checks the rows it added (they carry this transaction's time).
@@ -185,7 +189,7 @@ def build_raw_asset(
                 prepare=stage,
                 scope=scope,
                 cleanup=cleanup,
-                checks=lambda con: list(checks(con)),
+                checks=checks,
             )
         except ExtractError as exc:
             raise Failure(

@@ -140,3 +140,13 @@ def fingerprint(files: dict[str, tuple[int, int]]) -> str:
 def top_level(files: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
     """Only the files directly in the folder (the reference data beside the landing folders)."""
     return {path: state for path, state in files.items() if "/" not in path}
+
+
+def landed_files(
+    folder: Path, stamps: dict[str, tuple[int, int]], nested: bool = True
+) -> dict[str, tuple[int, int]]:
+    """A load's file stamps keyed as `scan_landing` keys them (relative to the folder), so the
+    sensors can compare the files they see with the files a load read; `nested=False` keeps
+    only the files directly in the folder, as the reference data's sensor does."""
+    files = {Path(path).relative_to(folder).as_posix(): state for path, state in stamps.items()}
+    return files if nested else top_level(files)
