@@ -584,24 +584,20 @@ def limit_runs(tmp_path_factory: pytest.TempPathFactory):
         },
     )
     warehouse = root / "warehouse.duckdb"
-    env.csv(
-        "crm_1",
-        "Opportunity",
-        [_opportunity(i, a) for i, a in zip(OPP_IDS, GOOD_AMOUNTS, strict=True)],
-    )
-    good = materialize_env(env.root, warehouse, "2026-11-15", raise_on_error=False)
-    good_rows = sorted(good.query("SELECT id, amount FROM raw.crm_1__opportunity"))
-    good_revenue = good.query("SELECT name, closed_won_revenue FROM profile.account ORDER BY 1")
-    env.csv(
-        "crm_1",
-        "Opportunity",
-        [_opportunity(i, a) for i, a in zip(OPP_IDS, BAD_AMOUNTS, strict=True)],
-    )
-    blocked = materialize_env(env.root, warehouse, "2026-11-15", raise_on_error=False)
-    blocked_rows = sorted(blocked.query("SELECT id, amount FROM raw.crm_1__opportunity"))
-    blocked_revenue = blocked.query(
-        "SELECT name, closed_won_revenue FROM profile.account ORDER BY 1"
-    )
+
+    def run_with(amounts: list[str]):
+        """Land the opportunities with these amounts and materialize: (run, rows, revenue)."""
+        rows = [_opportunity(i, a) for i, a in zip(OPP_IDS, amounts, strict=True)]
+        env.csv("crm_1", "Opportunity", rows)
+        run = materialize_env(env.root, warehouse, "2026-11-15", raise_on_error=False)
+        return (
+            run,
+            sorted(run.query("SELECT id, amount FROM raw.crm_1__opportunity")),
+            run.query("SELECT name, closed_won_revenue FROM profile.account ORDER BY 1"),
+        )
+
+    good, good_rows, good_revenue = run_with(GOOD_AMOUNTS)
+    blocked, blocked_rows, blocked_revenue = run_with(BAD_AMOUNTS)
     blocked_quarantine = blocked.scalar(
         """SELECT count(*) FROM raw.quarantine
            WHERE source_instance = 'crm_1' AND object = 'Opportunity' AND reason = ?""",
