@@ -43,7 +43,8 @@ def utc_frame(result: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _compact_json(value: Any) -> str:
+def compact_json(value: Any) -> str:
+    """A value as JSON on one line, without spaces (dates and other values as text)."""
     return json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -63,10 +64,10 @@ def markdown_cell(value: Any, width: int | None = 60) -> str:
     """One value on one line: lists, dicts and JSON text whole, as compact JSON; other text
     longer than `width` characters (None: no limit) ends in "…"."""
     if isinstance(value, list | tuple | dict):
-        return _compact_json(value)
+        return compact_json(value)
     parsed = _json_container(value) if isinstance(value, str) else None
     if parsed is not None:
-        return _compact_json(parsed)
+        return compact_json(parsed)
     text = " ".join(str(value).splitlines())
     if width is not None and len(text) > width:
         return text[: max(width - 1, 0)] + "…"

@@ -178,8 +178,8 @@ def build_activation_asset(
         deliver(warehouse.connect, transport, destination, segment, removes, report, context.run_id)
         deliver(warehouse.connect, transport, destination, segment, adds, report, context.run_id)
         closing = transport.close()
-        context.log.debug(f"{destination.name}: {report.metadata()}")
         numbers = report.metadata()
+        context.log.debug(f"{destination.name}: {numbers}")
         context.log.info(
             f"{segment} -> {destination.name}: +{numbers['adds']} -{numbers['removes']}, "
             f"{numbers['unchanged']} unchanged, {numbers['no_consent']} without consent, "

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from b2b_assets.sql import markdown_table
+from b2b_assets.sql import compact_json, markdown_table
 
 OWN_FIELDS = "matched on its own fields (no related-row condition to explain)"
 MARKDOWN_SPECIAL = re.compile(r"[\\`*<>\[\]]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
@@ -67,7 +67,7 @@ def format_value(value: Any, name: str = "") -> str:
             return f"{value:,.2f}".rstrip("0").rstrip(".")
         return f"{int(value):,}"
     if isinstance(value, list | dict):
-        return json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))
+        return compact_json(value)
     return str(value)
 
 
