@@ -37,7 +37,12 @@ def error_line(event: DagsterEvent) -> str:
     kind, sep, rest = message.partition(": ")
     if sep and "." in kind and " " not in kind:
         message = rest
-    return " ".join(part.strip() for part in message.splitlines() if part.strip())
+    return one_line(message)
+
+
+def one_line(text: str) -> str:
+    """The lines of a message joined into one."""
+    return " ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
 class ConciseFormatter(logging.Formatter):

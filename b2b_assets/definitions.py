@@ -17,7 +17,7 @@ from b2b_assets.segments.assets import build_audience_assets
 from b2b_assets.settings import load_settings
 from b2b_assets.sources.assets import build_raw_assets
 from b2b_assets.sources.config import load_sources
-from b2b_assets.tables import build_table_asset
+from b2b_assets.tables import build_table_layer
 
 
 def build_definitions() -> Definitions:
@@ -30,9 +30,9 @@ def build_definitions() -> Definitions:
     audiences, segments = build_audience_assets(settings.segments_dir, set(destinations))
     assets = [
         *build_raw_assets(settings.data_dir, config),
-        *(build_table_asset(table, "b2b") for table in model_tables(config)),
-        *(build_table_asset(table, "identity") for table in identity_tables(config)),
-        *(build_table_asset(table, "profile") for table in profile_tables(config)),
+        build_table_layer("b2b", model_tables(config)),
+        build_table_layer("identity", identity_tables(config)),
+        build_table_layer("profile", profile_tables(config)),
         *audiences,
         *(
             build_activation_asset(segment.name, segment.entity, destinations[name])

@@ -13,6 +13,7 @@ from dagster import (
     AssetCheckSeverity,
     AssetExecutionContext,
     AssetKey,
+    DagsterLogManager,
     MaterializeResult,
     MetadataValue,
 )
@@ -49,48 +50,65 @@ def publish_table(
     cleanup: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
     checks: Checks | None = None,
 ) -> MaterializeResult:
+    """`publish_on` a connection of its own, for the asset of `context`."""
+    with warehouse.connect() as con:
+        install_macros(con)
+        return publish_on(
+            con, context.asset_key, context.log, schema, build, prepare, scope, cleanup, checks
+        )
+
+
+def publish_on(
+    con: duckdb.DuckDBPyConnection,
+    key: AssetKey,
+    log: DagsterLogManager,
+    schema: pa.DataFrameSchema,
+    build: Builder,
+    prepare: Callable[[duckdb.DuckDBPyConnection], Any] | None = None,
+    scope: Callable[[duckdb.DuckDBPyConnection], str | None] | None = None,
+    cleanup: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+    checks: Checks | None = None,
+) -> MaterializeResult:
     """Run `build` in one transaction, validate the table it made, commit only if valid.
 
     A failed check or an exception rolls everything back, so the last good table stays.
     `prepare` runs first on the same connection, outside the transaction (staging, which a
     failed statement must not abort). `scope`, asked after the build, may limit the
     check to the rows the build added (a SQL predicate; see `validate_table`). `cleanup` runs
-    last, committed or not (e.g. to drop what `prepare` staged).
+    last, committed or not (e.g. to drop what `prepare` staged). The result says whether
+    the table was published (`published` metadata).
     """
-    key = context.asset_key
     table = table_name(key)
-    with warehouse.connect() as con:
+    try:
+        started = time.perf_counter()
+        if prepare is not None:
+            prepare(con)
+        con.execute("BEGIN TRANSACTION")
         try:
-            install_macros(con)
-            started = time.perf_counter()
-            if prepare is not None:
-                prepare(con)
-            con.execute("BEGIN TRANSACTION")
-            try:
-                extra = dict(build(con) or {})
-                built = time.perf_counter()
-                where = scope(con) if scope is not None else None
-                check = validate_table(con, key, table, schema, where)
-                more = list(checks(con)) if checks is not None else []
-                validated = time.perf_counter()
-                rows = scalar(con, f"SELECT count(*) FROM {table}")
-                preview = markdown_preview(con, table)
-                blocking = [c.check_name for c in (check, *more) if _blocks(c)]
-                if not blocking:
-                    con.execute("COMMIT")
-                else:
-                    con.execute("ROLLBACK")
-                    context.log.error(
-                        f"{key.to_user_string()}: check {', '.join(blocking)} failed; "
-                        "the previous table is kept"
-                    )
-            except BaseException:
+            extra = dict(build(con) or {})
+            built = time.perf_counter()
+            where = scope(con) if scope is not None else None
+            check = validate_table(con, key, table, schema, where)
+            more = list(checks(con)) if checks is not None else []
+            validated = time.perf_counter()
+            rows = scalar(con, f"SELECT count(*) FROM {table}")
+            preview = markdown_preview(con, table)
+            blocking = [c.check_name for c in (check, *more) if _blocks(c)]
+            if not blocking:
+                con.execute("COMMIT")
+            else:
                 con.execute("ROLLBACK")
-                raise
-        finally:
-            if cleanup is not None:
-                cleanup(con)
-    context.log.debug(
+                log.error(
+                    f"{key.to_user_string()}: check {', '.join(blocking)} failed; "
+                    "the previous table is kept"
+                )
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    finally:
+        if cleanup is not None:
+            cleanup(con)
+    log.debug(
         f"{key.to_user_string()}: built in {built - started:.2f}s, "
         f"validated in {validated - built:.2f}s"
     )
@@ -103,7 +121,13 @@ def publish_table(
         "preview": MetadataValue.md(preview),
         **extra,
     }
-    return MaterializeResult(metadata=metadata, check_results=[check, *more])
+    return MaterializeResult(asset_key=key, metadata=metadata, check_results=[check, *more])
+
+
+def is_published(result: MaterializeResult) -> bool:
+    """Whether `publish_on` committed the table of this result."""
+    value = (result.metadata or {}).get("published", True)
+    return bool(getattr(value, "value", value))
 
 
 def _blocks(result: AssetCheckResult) -> bool:

@@ -16,7 +16,8 @@ from typing import Any
 
 from dagster import DagsterEvent, Executor, InitExecutorContext, executor, in_process_executor
 
-from b2b_assets.console import asset_of_step, error_line
+from b2b_assets.console import error_line, one_line
+from b2b_assets.layers import FAILED_ASSETS
 from b2b_assets.sources.load_checks import LANDING_CHECK, QUARANTINE_CHECK, SUPERSEDED
 
 # Examples listed per kind of problem before the rest is counted.
@@ -31,32 +32,57 @@ def metadata_values(event: DagsterEvent) -> dict[str, Any]:
     return {name: getattr(value, "value", value) for name, value in metadata.items()}
 
 
+def planned_assets(execution_plan) -> dict[str, str]:
+    """Each asset the plan builds (`schema/table`) -> the step that builds it."""
+    planned: dict[str, str] = {}
+    for step_key in execution_plan.step_keys_to_execute:
+        for output in execution_plan.get_step_by_key(step_key).step_outputs:
+            properties = output.properties
+            if properties and properties.asset_key and not properties.asset_check_key:
+                planned[properties.asset_key.to_user_string()] = step_key
+    return planned
+
+
 @dataclass
 class RunReport:
-    """What the run's step events said, gathered as they pass."""
+    """What the run's events said, gathered as they pass, asset by asset."""
 
-    planned: list[str]
+    planned: dict[str, str]  # asset -> step
     started: float = field(default_factory=time.monotonic)
     built: set[str] = field(default_factory=set)
-    failed: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)  # asset -> cause
+    unpublished: set[str] = field(default_factory=set)
+    steps_done: set[str] = field(default_factory=set)
     loads: dict[str, dict[str, Any]] = field(default_factory=dict)
     failed_checks: list[str] = field(default_factory=list)
     layers_done: set[str] = field(default_factory=set)
 
-    def layer_steps(self) -> dict[str, list[str]]:
+    def layer_assets(self) -> dict[str, list[str]]:
         layers: dict[str, list[str]] = defaultdict(list)
-        for step in self.planned:
-            layers[asset_of_step(step).split("/")[0]].append(step)
+        for asset in self.planned:
+            layers[asset.split("/")[0]].append(asset)
         return layers
 
     def take(self, event: DagsterEvent) -> None:
         step = event.step_key or ""
         if event.is_step_success:
-            self.built.add(step)
+            self.steps_done.add(step)
         elif event.is_step_failure:
-            self.failed[step] = error_line(event)
+            self.steps_done.add(step)
+            self._take_failure(event)
         elif event.is_step_materialization:
-            self.loads[step] = metadata_values(event)
+            asset = event.asset_key.to_user_string()
+            values = metadata_values(event)
+            self.loads[asset] = values
+            if values.get("published", True):
+                self.built.add(asset)
+            else:
+                checks = [
+                    c.rsplit(":", 1)[1] for c in self.failed_checks if c.startswith(asset + ":")
+                ]
+                self.failed[asset] = (
+                    f"check {', '.join(checks) or 'failed'} failed; the previous table is kept"
+                )
         elif event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.asset_check_evaluation_data
             if not evaluation.passed:
@@ -64,32 +90,49 @@ class RunReport:
                     f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
                 )
 
+    def _take_failure(self, event: DagsterEvent) -> None:
+        """The assets a failed step names as failed (a layer's `failed_assets`), else the
+        step's assets that were not materialized, with the step's cause."""
+        data = event.step_failure_data.user_failure_data
+        named = (data.metadata.get(FAILED_ASSETS) if data and data.metadata else None) or None
+        causes = getattr(named, "value", named)
+        if causes:
+            self.failed.update({asset: one_line(cause) for asset, cause in causes.items()})
+            return
+        assets = [asset for asset, step in self.planned.items() if step == event.step_key]
+        if any(asset in self.failed for asset in assets):
+            return  # explained by the checks that failed
+        why = error_line(event)
+        for asset in assets:
+            if asset not in self.loads:
+                self.failed[asset] = why
+
     def finished_layers(self, final: bool = False) -> list[str]:
         """Layers whose every step has ended since the last call (with `final`, every layer not
         reported yet), as progress lines."""
         lines = []
-        done = self.built | set(self.failed)
-        for layer, steps in self.layer_steps().items():
-            if layer in self.layers_done or not (final or all(step in done for step in steps)):
+        for layer, assets in self.layer_assets().items():
+            ended = all(self.planned[asset] in self.steps_done for asset in assets)
+            if layer in self.layers_done or not (final or ended):
                 continue
             self.layers_done.add(layer)
-            built = sum(step in self.built for step in steps)
-            failed = sum(step in self.failed for step in steps)
-            line = f"{layer}: {built} of {len(steps)} assets built"
+            built = sum(asset in self.built for asset in assets)
+            failed = sum(asset in self.failed for asset in assets)
+            line = f"{layer}: {built} of {len(assets)} assets built"
             if failed:
                 line += f", {failed} failed"
-            if len(steps) - built - failed:
-                line += f", {len(steps) - built - failed} not built"
+            if len(assets) - built - failed:
+                line += f", {len(assets) - built - failed} not built"
             lines.append(line)
         return lines
 
     def not_built(self) -> list[str]:
-        return [s for s in self.planned if s not in self.built and s not in self.failed]
+        return [a for a in self.planned if a not in self.built and a not in self.failed]
 
 
 def _quarantine_lines(report: RunReport) -> list[str]:
     lines = []
-    for step, values in sorted(report.loads.items()):
+    for asset, values in sorted(report.loads.items()):
         quarantined = int(values.get("rows_quarantined") or 0)
         reasons = Counter(values.get("quarantine_reasons") or {})
         reasons.pop(SUPERSEDED, None)
@@ -101,29 +144,28 @@ def _quarantine_lines(report: RunReport) -> list[str]:
                 else "not published: the previous table and its quarantine are kept"
             )
             lines.append(
-                f"quarantined {asset_of_step(step)}: read {values.get('rows_read')}, "
+                f"quarantined {asset}: read {values.get('rows_read')}, "
                 f"kept {values.get('rows_kept')}, quarantined {quarantined} ({top}; {where})"
             )
         references = values.get("malformed_references") or {}
         if references:
             listed = ", ".join(f"{column} {n}" for column, n in sorted(references.items()))
-            lines.append(f"malformed references {asset_of_step(step)}: {listed} (rows kept)")
+            lines.append(f"malformed references {asset}: {listed} (rows kept)")
     return lines
 
 
 def _landing_lines(report: RunReport) -> list[str]:
     notes: set[str] = set()
-    for step, values in report.loads.items():
-        source, _, object_table = asset_of_step(step).partition("/")[2].partition("__")
+    for asset, values in report.loads.items():
+        source, _, object_table = asset.partition("/")[2].partition("__")
         where = f"landing/{source}" if object_table else "landing"
         notes.update(f"{where}: {note}" for note in values.get("unknown_landing_files") or [])
     return sorted(notes)
 
 
-def _named(steps: list[str]) -> str:
-    names = [asset_of_step(step) for step in steps]
-    shown = ", ".join(names[:SHOWN])
-    return shown + (f" and {len(names) - SHOWN} more" if len(names) > SHOWN else "")
+def _named(assets: list[str]) -> str:
+    shown = ", ".join(assets[:SHOWN])
+    return shown + (f" and {len(assets) - SHOWN} more" if len(assets) > SHOWN else "")
 
 
 def summary(report: RunReport) -> tuple[list[str], list[str], list[str]]:
@@ -137,7 +179,7 @@ def summary(report: RunReport) -> tuple[list[str], list[str], list[str]]:
     others = sorted({c for c in report.failed_checks if c.rsplit(":", 1)[1] not in SUMMARIZED})
     if others:
         warnings.append(f"failed checks: {', '.join(others)}")
-    errors = [f"failed {asset_of_step(step)}: {why}" for step, why in sorted(report.failed.items())]
+    errors = [f"failed {asset}: {why}" for asset, why in sorted(report.failed.items())]
     missing = report.not_built()
     if missing:
         errors.append(
@@ -162,7 +204,7 @@ class ReportingExecutor(Executor):
         return self._inner.step_dependency_config
 
     def execute(self, plan_context, execution_plan) -> Iterator[DagsterEvent]:
-        report = RunReport(planned=list(execution_plan.step_keys_to_execute))
+        report = RunReport(planned=planned_assets(execution_plan))
         log = plan_context.log
         for event in self._inner.execute(plan_context, execution_plan):
             yield event

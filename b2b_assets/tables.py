@@ -6,13 +6,21 @@ from typing import Any
 
 import duckdb
 import pandera.polars as pa
-from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, AutomationCondition, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    AssetSpec,
+    AutomationCondition,
+    MaterializeResult,
+)
 
 from b2b_assets.checks.pandera_checks import column_schema, schema_check_spec
-from b2b_assets.publish import publish_table, table_name
-from b2b_assets.resources import DuckDBWarehouse
+from b2b_assets.layers import POOL, LayerMember, build_layer_asset, code_reference
+from b2b_assets.publish import publish_on, table_name
 
-POOL = "duckdb"  # one writer at a time on the warehouse, across runs (see dagster.yaml)
+__all__ = ["POOL", "DOWNSTREAM", "TableAsset", "build_table_layer"]
+
 DOWNSTREAM = AutomationCondition.eager()  # follow upstream changes on their own
 
 Statements = Callable[[duckdb.DuckDBPyConnection, AssetExecutionContext], Mapping[str, Any] | None]
@@ -33,6 +41,8 @@ class TableAsset:
     scope: Callable[[duckdb.DuckDBPyConnection], str | None] | None = None
     # Its strings are mostly distinct keys: see `write_keys_plainly`.
     mostly_keys: bool = False
+    # Where it is defined (a function or a file), linked from the UI.
+    origin: Any = None
 
     def run(self, con: duckdb.DuckDBPyConnection, context: AssetExecutionContext):
         if self.build is not None:
@@ -49,28 +59,44 @@ def write_keys_plainly(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("SET disabled_compression_methods = 'dict_fsst'")
 
 
-def build_table_asset(spec: TableAsset, group: str) -> AssetsDefinition:
-    """The asset of one table: built in a transaction, published only if its Pandera check passes."""
+def write_keys_as_usual(con: duckdb.DuckDBPyConnection) -> None:
+    """Undo `write_keys_plainly` for the next table on the connection."""
+    con.execute("RESET disabled_compression_methods")
 
-    @asset(
+
+def table_member(spec: TableAsset, group: str) -> LayerMember:
+    """The asset of one table in its layer's step: built in a transaction, published only if
+    its Pandera check passes."""
+    asset_spec = AssetSpec(
         key=spec.key,
-        group_name=group,
-        kinds={"duckdb"},
         deps=list(spec.deps),
         description=spec.description,
-        metadata={"dagster/column_schema": column_schema(spec.schema), **spec.metadata},
-        check_specs=[schema_check_spec(spec.key, spec.schema)],
-        pool=POOL,
+        group_name=group,
+        kinds={"duckdb"},
+        metadata={
+            "dagster/column_schema": column_schema(spec.schema),
+            **(code_reference(spec.origin) if spec.origin is not None else {}),
+            **spec.metadata,
+        },
         automation_condition=DOWNSTREAM,
+        skippable=True,
     )
-    def _table(context: AssetExecutionContext, warehouse: DuckDBWarehouse):
-        return publish_table(
-            context,
-            warehouse,
+
+    def run(con: duckdb.DuckDBPyConnection, context: AssetExecutionContext) -> MaterializeResult:
+        return publish_on(
+            con,
+            spec.key,
+            context.log,
             spec.schema,
-            lambda con: spec.run(con, context),
+            lambda c: spec.run(c, context),
             prepare=write_keys_plainly if spec.mostly_keys else None,
+            cleanup=write_keys_as_usual if spec.mostly_keys else None,
             scope=spec.scope,
         )
 
-    return _table
+    return LayerMember(asset_spec, [schema_check_spec(spec.key, spec.schema)], run)
+
+
+def build_table_layer(name: str, tables: Sequence[TableAsset]) -> AssetsDefinition:
+    """The step of a layer of SQL tables; the group (and step) is the layer's name."""
+    return build_layer_asset(name, [table_member(table, name) for table in tables])

@@ -14,7 +14,7 @@ from dagster import AssetKey, TableSchema, asset
 from b2b_assets.checks.pandera_checks import CHECK_NAME, column_schema, schema_check_spec
 from b2b_assets.publish import publish_table
 from b2b_assets.resources import DuckDBWarehouse
-from b2b_assets.tables import TableAsset, build_table_asset
+from b2b_assets.tables import TableAsset, build_table_layer
 from b2b_assets_tests.conftest import query, set_env
 
 
@@ -126,15 +126,17 @@ def checked_graph(state: dict) -> list[dagster.AssetsDefinition]:
 
         return publish_table(context, warehouse, SCHEMA, build)
 
-    downstream = build_table_asset(
-        TableAsset(
-            key=DOWNSTREAM,
-            description="copies the upstream table",
-            deps=[UPSTREAM],
-            schema=table_schema("b2b.test_downstream"),
-            select="SELECT * FROM b2b.test_upstream",
-        ),
-        "b2b",
+    downstream = build_table_layer(
+        "b2b_test",
+        [
+            TableAsset(
+                key=DOWNSTREAM,
+                description="copies the upstream table",
+                deps=[UPSTREAM],
+                schema=table_schema("b2b.test_downstream"),
+                select="SELECT * FROM b2b.test_upstream",
+            )
+        ],
     )
     return [_upstream, downstream]
 
@@ -177,8 +179,7 @@ def test_failed_schema_check_keeps_previous_table_and_blocks_downstream(tmp_path
     # The previous table is still there, and nothing downstream ran.
     assert query(warehouse, "SELECT * FROM b2b.test_upstream ORDER BY id") == good
     assert query(warehouse, "SELECT * FROM b2b.test_downstream ORDER BY id") == good
-    downstream_step = DOWNSTREAM.to_python_identifier()
-    assert downstream_step not in {e.step_key for e in second.all_events if e.is_step_success}
+    assert "b2b_test" not in {e.step_key for e in second.all_events if e.is_step_success}
     assert not [e for e in second.get_asset_materialization_events() if e.asset_key == DOWNSTREAM]
 
 

@@ -127,11 +127,15 @@ def test_the_summary_names_each_problem_in_one_line():
     from b2b_assets.run_summary import RunReport, summary
 
     report = RunReport(
-        planned=["raw__crm_1__opportunity", "raw__marketo_1__activities", "b2b__experience_event"]
+        planned={
+            "raw/crm_1__opportunity": "raw__crm_1",
+            "raw/marketo_1__activities": "raw__marketo_1",
+            "b2b/experience_event": "b2b",
+        }
     )
-    report.built.add("raw__crm_1__opportunity")
-    report.failed["raw__marketo_1__activities"] = "3 files of activities cannot be read: ..."
-    report.loads["raw__crm_1__opportunity"] = {
+    report.built.add("raw/crm_1__opportunity")
+    report.failed["raw/marketo_1__activities"] = "3 files of activities cannot be read: ..."
+    report.loads["raw/crm_1__opportunity"] = {
         "rows_read": 10,
         "rows_kept": 6,
         "rows_quarantined": 5,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from dagster import AssetKey
 
 from b2b_assets.checks import identity_schemas as s
@@ -225,5 +227,5 @@ def opportunity(config: SourcesConfig) -> TableAsset:
 
 def identity_tables(config: SourcesConfig) -> list[TableAsset]:
     return [
-        builder(config) for builder in (account_link, account, person_link, person, opportunity)
+        replace(builder(config), origin=builder) for builder in (account_link, account, person_link, person, opportunity)
     ]

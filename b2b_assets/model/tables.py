@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from dagster import AssetKey
 
 from b2b_assets.checks import model_schemas as s
@@ -400,7 +402,7 @@ def experience_event(config: SourcesConfig) -> TableAsset:
 def model_tables(config: SourcesConfig) -> list[TableAsset]:
     """Every b2b.* table, in the order the UI lists them."""
     return [
-        builder(config)
+        replace(builder(config), origin=builder)
         for builder in (
             account,
             person,

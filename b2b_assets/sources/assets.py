@@ -1,4 +1,5 @@
-"""The raw layer: one asset per (source instance, object), built by one factory."""
+"""The raw layer: one asset per (source instance, object), built by one factory; the objects of
+a source are read in one step."""
 
 from collections.abc import Callable
 from datetime import timedelta
@@ -6,21 +7,22 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import duckdb
 from dagster import (
     AssetCheckResult,
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
+    AssetSpec,
     Failure,
     FreshnessPolicy,
     MetadataValue,
-    asset,
 )
 
 from b2b_assets.checks.pandera_checks import column_schema, schema_check_spec
 from b2b_assets.checks.schemas import raw_schema
-from b2b_assets.publish import publish_table
-from b2b_assets.resources import DuckDBWarehouse
+from b2b_assets.layers import LayerMember, build_layer_asset, code_reference
+from b2b_assets.publish import publish_on
 from b2b_assets.sources.catalog import FX_RATES, OBJECTS_BY_TYPE, ObjectSpec
 from b2b_assets.sources.config import SourceInstance, SourcesConfig, landing_dir
 from b2b_assets.sources.landing_names import (
@@ -47,7 +49,7 @@ from b2b_assets.sources.reader import (
     stage_object,
 )
 from b2b_assets.sql import table_exists
-from b2b_assets.tables import DOWNSTREAM, POOL
+from b2b_assets.tables import DOWNSTREAM
 
 FX_RATES_KEY = AssetKey(["raw", "fx_rates"])
 
@@ -62,7 +64,7 @@ def _known_currencies(con) -> tuple[str, ...]:
     return tuple(sorted({"USD", *(row[0] for row in rates)}))
 
 
-def build_raw_asset(
+def raw_member(
     folder: Path,
     spec: ObjectSpec,
     instance: str,
@@ -73,7 +75,7 @@ def build_raw_asset(
     salesforce_instances: tuple[str, ...] = (),
     max_quarantined: float | None = None,
     landing_notes: Callable[[], list[LandingNote]] | None = None,
-) -> AssetsDefinition:
+) -> LayerMember:
     """The raw asset of one object of one source instance (or of the reference data).
 
     Besides its schema check it reports its load (`quarantine`, blocking above
@@ -89,7 +91,7 @@ def build_raw_asset(
     where = f"{folder}/{spec.name}.csv|.parquet|/"
     kind = "required" if spec.required else "optional"
 
-    @asset(
+    spec_of_asset = AssetSpec(
         key=key,
         group_name="raw",
         kinds={"duckdb"},
@@ -97,16 +99,11 @@ def build_raw_asset(
         description=f"{spec.description} Read from `{where}` ({kind}).",
         metadata={
             "dagster/column_schema": column_schema(schema),
+            **code_reference(raw_member),
             "source_instance": instance or "reference",
             "source_type": source_type,
             "object": spec.name,
         },
-        check_specs=[
-            schema_check_spec(key, schema),
-            quarantine_check_spec(key),
-            *([landing_check_spec(key, folder)] if landing_notes else []),
-        ],
-        pool=POOL,
         # Objects checked against the rates are read again when the rates change.
         automation_condition=DOWNSTREAM if deps else None,
         freshness_policy=(
@@ -117,8 +114,15 @@ def build_raw_asset(
             if freshness_hours
             else None
         ),
+        skippable=True,
     )
-    def _raw(context: AssetExecutionContext, warehouse: DuckDBWarehouse):
+    check_specs = [
+        schema_check_spec(key, schema),
+        quarantine_check_spec(key),
+        *([landing_check_spec(key, folder)] if landing_notes else []),
+    ]
+
+    def _raw(con: duckdb.DuckDBPyConnection, context: AssetExecutionContext):
         staged: dict[str, Any] = {}
         notes = landing_notes() if landing_notes else []
         unknown = [note.message for note in notes]
@@ -181,9 +185,10 @@ def build_raw_asset(
                 drop_staging(con, staged["result"])
 
         try:
-            return publish_table(
-                context,
-                warehouse,
+            return publish_on(
+                con,
+                key,
+                context.log,
                 schema,
                 build,
                 prepare=stage,
@@ -197,41 +202,41 @@ def build_raw_asset(
                 allow_retries=False,
             ) from None
 
-    return _raw
+    return LayerMember(spec_of_asset, check_specs, _raw)
 
 
 def build_raw_assets(data_dir: Path, config: SourcesConfig) -> list[AssetsDefinition]:
-    """Every raw asset: the exchange rates and each object of each source in `sources.yaml`."""
+    """The raw steps: the exchange rates, and each source of `sources.yaml` with its objects."""
     names = tuple(source.name for source in config.sources)
     folders = [landing_dir(data_dir, source) for source in config.sources]
-    assets = [
-        build_raw_asset(
-            data_dir,
-            FX_RATES,
-            "",
-            "reference",
-            normalize_sf_ids=False,
-            freshness_hours=24 * 7,
-            landing_notes=lambda: unknown_source_folders(data_dir / "landing", folders, names),
-        )
-    ]
+    fx_rates = raw_member(
+        data_dir,
+        FX_RATES,
+        "",
+        "reference",
+        normalize_sf_ids=False,
+        freshness_hours=24 * 7,
+        landing_notes=lambda: unknown_source_folders(data_dir / "landing", folders, names),
+    )
+    steps = [build_layer_asset("raw__fx_rates", [fx_rates])]
     for source, folder in zip(config.sources, folders, strict=True):
-        for spec in OBJECTS_BY_TYPE[source.type]:
-            assets.append(
-                build_raw_asset(
-                    folder,
-                    spec,
-                    source.name,
-                    source.type,
-                    normalize_sf_ids=_normalizes_sf_ids(source),
-                    known_instances=names,
-                    freshness_hours=source.freshness_hours,
-                    salesforce_instances=tuple(s.name for s in config.of_type("salesforce")),
-                    max_quarantined=source.max_quarantined_of(spec.name),
-                    landing_notes=partial(unknown_landing_entries, folder, source.type),
-                )
+        members = [
+            raw_member(
+                folder,
+                spec,
+                source.name,
+                source.type,
+                normalize_sf_ids=_normalizes_sf_ids(source),
+                known_instances=names,
+                freshness_hours=source.freshness_hours,
+                salesforce_instances=tuple(s.name for s in config.of_type("salesforce")),
+                max_quarantined=source.max_quarantined_of(spec.name),
+                landing_notes=partial(unknown_landing_entries, folder, source.type),
             )
-    return assets
+            for spec in OBJECTS_BY_TYPE[source.type]
+        ]
+        steps.append(build_layer_asset(f"raw__{source.name}", members))
+    return steps
 
 
 def _normalizes_sf_ids(source: SourceInstance) -> bool:
