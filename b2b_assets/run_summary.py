@@ -20,8 +20,8 @@ from b2b_assets.console import error_line, one_line
 from b2b_assets.layers import FAILED_ASSETS
 from b2b_assets.sources.load_checks import LANDING_CHECK, QUARANTINE_CHECK, SUPERSEDED
 
-# Examples listed per kind of problem before the rest is counted.
-SHOWN = 8
+# Assets named per layer in a list of what was not built before they are counted.
+SHOWN_PER_LAYER = 4
 # Checks whose failures the summary already tells in its own lines.
 SUMMARIZED = {QUARANTINE_CHECK, LANDING_CHECK}
 
@@ -164,8 +164,14 @@ def _landing_lines(report: RunReport) -> list[str]:
 
 
 def _named(assets: list[str]) -> str:
-    shown = ", ".join(assets[:SHOWN])
-    return shown + (f" and {len(assets) - SHOWN} more" if len(assets) > SHOWN else "")
+    """The assets by name, or a layer's count where it has more than a few."""
+    layers: dict[str, list[str]] = defaultdict(list)
+    for asset in assets:
+        layers[asset.split("/")[0]].append(asset)
+    return ", ".join(
+        ", ".join(names) if len(names) <= SHOWN_PER_LAYER else f"{len(names)} of {layer}"
+        for layer, names in layers.items()
+    )
 
 
 def summary(report: RunReport) -> tuple[list[str], list[str], list[str]]:

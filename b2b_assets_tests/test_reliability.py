@@ -174,11 +174,11 @@ def test_failed_run_on_a_broken_required_file_changes_nothing(demo: Demo) -> Non
         contact.write_bytes(original)
     assert not run.result.success
     failures = _failure_messages(run)
-    assert set(failures) == {"raw__crm_1__contact"}
-    assert str(contact) in failures["raw__crm_1__contact"]
-    assert "Email" in failures["raw__crm_1__contact"]
+    assert set(failures) == {"raw__crm_1"}
+    assert str(contact) in failures["raw__crm_1"]
+    assert "Email" in failures["raw__crm_1"]
     succeeded = run.succeeded_steps()
-    assert "b2b__person" not in succeeded and "profile__person" not in succeeded
+    assert "b2b" not in succeeded and "profile" not in succeeded
     assert_same(snapshot(warehouse), demo.state)
 
 
@@ -213,7 +213,7 @@ def test_failed_check_and_error_mid_build_change_nothing(
         raise_on_error=False,
     )
     assert not person_run.result.success
-    assert "injected failure" in _failure_messages(person_run)["profile__person"]
+    assert "injected failure" in _failure_messages(person_run)["profile"]
     monkeypatch.setattr(profiles, "_person_build", build_person)
     monkeypatch.setattr(profiles, "_account_build", invalid_account)
     account_run = materialize_env(
@@ -332,23 +332,22 @@ def test_killed_run_leaves_every_table_as_before_and_a_clean_run_recovers(demo: 
     env = cli_env(demo, warehouse, "killed")
     run = Materialization.start(env)
     killed_at = None
-    started = committed = 0
+    committed = 0
     try:
         for line in run.output():
-            committed += "STEP_SUCCESS" in line
-            started += "STEP_START" in line
-            # Kill while the 16th asset is being built (staged, or inside its transaction):
-            # 15 tables were rewritten by this run, the others were not reached.
-            if started == 16:
+            committed += "ASSET_MATERIALIZATION" in line
+            # Kill while the 37th table is being built, inside the b2b layer's step (after the
+            # raw layer's 32 tables and 4 of the model's): 36 tables were rewritten by this
+            # run, the others were not reached.
+            if committed == 36:
                 threading.Event().wait(random.uniform(0.0, 0.4))
                 killed_at = line.split(" - ")[-3]
                 run.kill()
                 break
     finally:
         run.kill()
-    assert killed_at, f"the run ended before its 16th step:\n{run.tail()}"
+    assert killed_at, f"the run ended before its 37th table:\n{run.tail()}"
     assert run.process.returncode == -signal.SIGKILL
-    assert committed >= 15, f"only {committed} steps had finished when killed"
 
     # The warehouse opens (replaying its WAL if it has one) and holds the state from before.
     con = duckdb.connect(str(warehouse))
@@ -563,7 +562,7 @@ def test_killed_cli_run_is_recovered_and_the_next_run_in_the_same_instance_compl
     assert recover_main([]) == 0
     printed = capsys.readouterr().out
     assert f"run {killed}" in printed and "STARTED -> FAILURE" in printed, printed
-    assert "duckdb:raw__crm_1__" in printed
+    assert "duckdb:raw__crm_1" in printed
 
     after = Materialization.start(env, stall_seconds=40.0, select=CRM_1_RAW)
     code = after.finish()
