@@ -11,7 +11,7 @@ from b2b_assets.console import concise_console_logger
 from b2b_assets.identity.tables import identity_tables
 from b2b_assets.model.tables import model_tables
 from b2b_assets.profiles.tables import profile_tables
-from b2b_assets.resources import default_warehouse
+from b2b_assets.resources import default_resources
 from b2b_assets.run_summary import reporting_in_process_executor
 from b2b_assets.segments.assets import build_audience_assets
 from b2b_assets.settings import load_settings
@@ -43,7 +43,7 @@ def build_definitions() -> Definitions:
     automation = automation_definitions(settings.data_dir, config)
     return Definitions(
         assets=assets,
-        resources={"warehouse": default_warehouse()},
+        resources=default_resources(),
         executor=reporting_in_process_executor,
         loggers={"console": concise_console_logger},
         **automation,

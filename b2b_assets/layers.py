@@ -34,7 +34,7 @@ from dagster import (
 )
 
 from b2b_assets.publish import is_published
-from b2b_assets.resources import DuckDBWarehouse
+from b2b_assets.resources import DuckDBWarehouse, RunSettings
 from b2b_assets.sources.sql_macros import install_macros
 
 FAILED_ASSETS = "failed_assets"  # metadata of a failed layer step: asset -> cause
@@ -101,7 +101,8 @@ def build_layer_asset(name: str, members: Sequence[LayerMember]) -> AssetsDefini
         can_subset=True,
         pool=POOL,
     )
-    def _layer(context: AssetExecutionContext, warehouse: DuckDBWarehouse):
+    def _layer(context: AssetExecutionContext, warehouse: DuckDBWarehouse, settings: RunSettings):
+        # `settings` is read by the members through `context.resources`.
         with warehouse.connect() as con:
             install_macros(con)
             yield from run_members(context, con, ordered)

@@ -1,25 +1,31 @@
-"""The DuckDB warehouse resource: one place that opens connections."""
+"""The run's resources: the DuckDB warehouse (one place that opens connections) and the run's
+settings. Every field left empty takes the contract's environment variable, so a run launched
+from the launchpad can change one (`as_of`, say) and keep the others."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
 from dagster import ConfigurableResource
+from pydantic import Field
 
-from b2b_assets.settings import DEFAULT_MEMORY_LIMIT, load_settings
+from b2b_assets.settings import load_settings, parse_as_of, parse_memory_limit
 
 SCHEMAS = ("raw", "b2b", "identity", "profile", "audience", "activation", "ops")
 
 
 class DuckDBWarehouse(ConfigurableResource):
-    """The warehouse file; connections are opened per asset, never at import time."""
+    """The warehouse file; connections are opened per step, never at import time."""
 
-    path: str
-    memory_limit: str = DEFAULT_MEMORY_LIMIT
+    path: str = Field(default="", description="The DuckDB file (empty: B2B_WAREHOUSE).")
+    memory_limit: str = Field(
+        default="", description="DuckDB's memory limit, e.g. 4GB (empty: B2B_MEMORY_LIMIT)."
+    )
     threads: int = 2
     temp_directory: str = ""
     lock_timeout_seconds: float = 600.0
@@ -29,15 +35,22 @@ class DuckDBWarehouse(ConfigurableResource):
     # written; True restores the merging.
     merge_row_groups: bool = False
 
+    @property
+    def file(self) -> str:
+        """The warehouse file: `path`, else the contract's default."""
+        return self.path or str(load_settings().warehouse)
+
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection with UTC time, no extension downloads and the project's schemas."""
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        temp_dir = self.temp_directory or f"{self.path}.tmp"
+        Path(self.file).parent.mkdir(parents=True, exist_ok=True)
+        temp_dir = self.temp_directory or f"{self.file}.tmp"
         config = {
             "autoinstall_known_extensions": False,
             "autoload_known_extensions": False,
-            "memory_limit": self.memory_limit,
+            "memory_limit": parse_memory_limit(self.memory_limit)
+            if self.memory_limit
+            else load_settings().memory_limit,
             "threads": self.threads,
             "temp_directory": temp_dir,
             # Tables are sets: not keeping insertion order lets large writes stream and spill.
@@ -61,7 +74,7 @@ class DuckDBWarehouse(ConfigurableResource):
         delay = 0.05
         while True:
             try:
-                return duckdb.connect(self.path, config=config)
+                return duckdb.connect(self.file, config=config)
             except duckdb.IOException as exc:
                 if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
                     raise
@@ -69,8 +82,23 @@ class DuckDBWarehouse(ConfigurableResource):
                 delay = min(delay * 2, 2.0)
 
 
-def default_warehouse() -> DuckDBWarehouse:
-    """The warehouse named by `B2B_WAREHOUSE` (or the data folder's default), with DuckDB's
-    memory limit from `B2B_MEMORY_LIMIT`."""
-    settings = load_settings()
-    return DuckDBWarehouse(path=str(settings.warehouse), memory_limit=settings.memory_limit)
+class RunSettings(ConfigurableResource):
+    """When a run evaluates its windows and where it delivers; empty takes the environment."""
+
+    as_of: str = Field(
+        default="",
+        description="The instant windows end at: an ISO-8601 date or timestamp "
+        "(empty: B2B_AS_OF, else now).",
+    )
+    outbox: str = Field(default="", description="The outbox folder (empty: B2B_OUTBOX).")
+
+    def as_of_instant(self) -> datetime:
+        return parse_as_of(self.as_of) if self.as_of.strip() else load_settings().as_of
+
+    def outbox_folder(self) -> Path:
+        return Path(self.outbox).expanduser().resolve() if self.outbox else load_settings().outbox
+
+
+def default_resources() -> dict[str, ConfigurableResource]:
+    """The resources every run gets, each field defaulting to the environment."""
+    return {"warehouse": DuckDBWarehouse(), "settings": RunSettings()}

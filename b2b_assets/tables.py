@@ -18,6 +18,7 @@ from dagster import (
 from b2b_assets.checks.pandera_checks import column_schema, schema_check_spec
 from b2b_assets.layers import POOL, LayerMember, build_layer_asset, code_reference
 from b2b_assets.publish import publish_on, table_name
+from b2b_assets.sql_deps import asset_deps
 
 __all__ = ["POOL", "DOWNSTREAM", "TableAsset", "build_table_layer"]
 
@@ -28,14 +29,16 @@ Statements = Callable[[duckdb.DuckDBPyConnection, AssetExecutionContext], Mappin
 
 @dataclass(frozen=True)
 class TableAsset:
-    """A table of a layer: its key, what one row is, what it reads, how it is built, its schema."""
+    """A table of a layer: its key, what one row is, how it is built, its schema. What it
+    depends on is read from its SQL: `select`, or for a `build` of several statements the
+    queries in `reads` that the build runs."""
 
     key: AssetKey
     description: str
-    deps: Sequence[AssetKey]
     schema: pa.DataFrameSchema
     select: str | None = None
     build: Statements | None = None
+    reads: Sequence[str] = ()
     metadata: Mapping[str, Any] = field(default_factory=dict)
     # Limits the schema check to the rows a build added (see publish_table).
     scope: Callable[[duckdb.DuckDBPyConnection], str | None] | None = None
@@ -43,6 +46,12 @@ class TableAsset:
     mostly_keys: bool = False
     # Where it is defined (a function or a file), linked from the UI.
     origin: Any = None
+
+    @property
+    def deps(self) -> list[AssetKey]:
+        """The assets its SQL reads."""
+        queries = [*([self.select] if self.select else []), *self.reads]
+        return asset_deps(*queries, own=self.key)
 
     def run(self, con: duckdb.DuckDBPyConnection, context: AssetExecutionContext):
         if self.build is not None:

@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 import yaml
 
-from b2b_assets.resources import DuckDBWarehouse
+from b2b_assets.resources import DuckDBWarehouse, RunSettings
 from b2b_assets.sources.sql_macros import install_macros
 from b2b_assets.sql import frame as sql_frame
 
@@ -204,7 +204,10 @@ def materialize_env(
         assets = list(defs.assets or [])
         result = dagster.materialize(
             assets,
-            resources={"warehouse": DuckDBWarehouse(path=str(warehouse))},
+            resources={
+                "warehouse": DuckDBWarehouse(path=str(warehouse)),
+                "settings": RunSettings(),
+            },
             selection=selection,
             raise_on_error=raise_on_error,
         )

@@ -29,7 +29,7 @@ from dagster import (
 
 from b2b_assets import automation
 from b2b_assets.automation import landing_sensor
-from b2b_assets.resources import DuckDBWarehouse
+from b2b_assets.resources import DuckDBWarehouse, RunSettings
 from b2b_assets.settings import INSTANCE_YAML
 from b2b_assets.sources.catalog import OBJECTS_BY_TYPE
 from b2b_assets.sources.config import SourceInstance
@@ -417,7 +417,9 @@ def test_every_raw_asset_is_launched_by_a_sensor_or_a_condition(demo: Demo):
 def test_the_instance_limits_the_duckdb_pool_to_one_step():
     from dagster._core.instance.config import dagster_instance_config
 
-    settings, _ = dagster_instance_config(str(INSTANCE_YAML.parent))  # validated as `dagster dev` does
+    settings, _ = dagster_instance_config(
+        str(INSTANCE_YAML.parent)
+    )  # validated as `dagster dev` does
     assert settings["concurrency"]["pools"]["default_limit"] == 1
     assert settings["concurrency"]["pools"]["granularity"] == "op"
     assert settings["run_monitoring"]["enabled"]
@@ -471,7 +473,7 @@ def test_eager_conditions_follow_the_landing_sensor(tmp_path: Path, monkeypatch)
         p for ps in PARENTS.values() for p in ps
     }
     instance = dagster.DagsterInstance.ephemeral()
-    resources = {"warehouse": DuckDBWarehouse(path=str(demo.warehouse))}
+    resources = {"warehouse": DuckDBWarehouse(path=str(demo.warehouse)), "settings": RunSettings()}
     assets = demo.assets()
 
     def materialize(keys) -> None:

@@ -1487,9 +1487,7 @@ def test_graph_scenario_materializes_completely(graph) -> None:
     assert graph.failed_steps() == set()
     failed = [e for e in graph.result.get_asset_check_evaluations() if not e.passed]
     # Objects with bad rows warn through their quarantine check; nothing fails harder.
-    assert {(e.check_name, e.severity) for e in failed} <= {
-        ("quarantine", AssetCheckSeverity.WARN)
-    }
+    assert {(e.check_name, e.severity) for e in failed} <= {("quarantine", AssetCheckSeverity.WARN)}
     assert failed
 
 

@@ -13,7 +13,7 @@ from dagster import AssetKey, TableSchema, asset
 
 from b2b_assets.checks.pandera_checks import CHECK_NAME, column_schema, schema_check_spec
 from b2b_assets.publish import publish_table
-from b2b_assets.resources import DuckDBWarehouse
+from b2b_assets.resources import DuckDBWarehouse, RunSettings
 from b2b_assets.tables import TableAsset, build_table_layer
 from b2b_assets_tests.conftest import query, set_env
 
@@ -153,7 +153,7 @@ def checked_graph(state: dict) -> list[dagster.AssetsDefinition]:
 )
 def test_failed_schema_check_keeps_previous_table_and_blocks_downstream(tmp_path, bad_select):
     warehouse = tmp_path / "w.duckdb"
-    resources = {"warehouse": DuckDBWarehouse(path=str(warehouse))}
+    resources = {"warehouse": DuckDBWarehouse(path=str(warehouse)), "settings": RunSettings()}
     state = {
         "select": "SELECT * FROM (VALUES ('a', 1.0::DOUBLE), ('b', 2.0::DOUBLE)) t(id, amount)",
         "version": 1,
@@ -185,7 +185,7 @@ def test_failed_schema_check_keeps_previous_table_and_blocks_downstream(tmp_path
 
 def test_build_error_rolls_back_and_keeps_previous_table(tmp_path):
     warehouse = tmp_path / "w.duckdb"
-    resources = {"warehouse": DuckDBWarehouse(path=str(warehouse))}
+    resources = {"warehouse": DuckDBWarehouse(path=str(warehouse)), "settings": RunSettings()}
     state = {"select": "SELECT 'a' AS id, 1.0::DOUBLE AS amount", "version": 1}
     assets = checked_graph(state)
     assert dagster.materialize(assets, resources=resources).success

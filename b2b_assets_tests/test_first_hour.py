@@ -104,7 +104,10 @@ def test_sensors_started_after_the_demo_do_not_load_what_is_loaded(tmp_path):
         defs = build_definitions()
         dagster.materialize(
             list(defs.assets or []),
-            resources={"warehouse": defs.resources["warehouse"]},
+            resources={
+                "warehouse": defs.resources["warehouse"],
+                "settings": defs.resources["settings"],
+            },
             instance=instance,
         )
         config = load_sources(data / "sources.yaml")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
-from b2b_assets.resources import DuckDBWarehouse, default_warehouse
+from b2b_assets.resources import DuckDBWarehouse, RunSettings, default_resources
 from b2b_assets.settings import DEFAULT_MEMORY_LIMIT, SettingsError, load_settings
 from b2b_assets.tables import write_keys_plainly
 
@@ -28,14 +30,29 @@ def test_tables_of_keys_are_written_without_dictionary_fsst(tmp_path):
         assert "DICT_FSST" in setting(connection, "disabled_compression_methods").upper()
 
 
-def test_the_memory_limit_comes_from_the_environment(tmp_path, monkeypatch):
+def test_the_memory_limit_comes_from_the_environment_unless_set(tmp_path, monkeypatch):
     monkeypatch.setenv("B2B_WAREHOUSE", str(tmp_path / "w.duckdb"))
-    monkeypatch.delenv("B2B_MEMORY_LIMIT", raising=False)
-    assert default_warehouse().memory_limit == DEFAULT_MEMORY_LIMIT
     monkeypatch.setenv("B2B_MEMORY_LIMIT", "1GiB")
-    warehouse = default_warehouse()
+    warehouse = default_resources()["warehouse"]
+    assert warehouse.file == str(tmp_path / "w.duckdb")
     with warehouse.connect() as connection:
         assert setting(connection, "memory_limit") == "1.0 GiB"
+    with DuckDBWarehouse(memory_limit="2GiB").connect() as connection:
+        assert setting(connection, "memory_limit") == "2.0 GiB"
+    assert load_settings({}).memory_limit == DEFAULT_MEMORY_LIMIT
+
+
+def test_run_settings_take_the_environment_unless_set(tmp_path, monkeypatch):
+    monkeypatch.setenv("B2B_AS_OF", "2026-11-15")
+    monkeypatch.setenv("B2B_OUTBOX", str(tmp_path / "outbox"))
+    settings = RunSettings()
+    assert settings.as_of_instant() == datetime(2026, 11, 15, tzinfo=UTC)
+    assert settings.outbox_folder() == (tmp_path / "outbox").resolve()
+    chosen = RunSettings(as_of="2026-10-01T12:00:00Z", outbox=str(tmp_path / "other"))
+    assert chosen.as_of_instant() == datetime(2026, 10, 1, 12, tzinfo=UTC)
+    assert chosen.outbox_folder() == (tmp_path / "other").resolve()
+    with pytest.raises(SettingsError, match="B2B_AS_OF"):
+        RunSettings(as_of="last tuesday").as_of_instant()
 
 
 @pytest.mark.parametrize("value", ["lots", "8", "8GB; SET threads = 1", "-1GB"])

@@ -32,7 +32,7 @@ from dagster import AssetSelection, DagsterInstance
 from dagster._serdes import serialize_value
 
 from b2b_assets.activation.config import DestinationConfigError, load_destinations
-from b2b_assets.resources import DuckDBWarehouse
+from b2b_assets.resources import DuckDBWarehouse, RunSettings
 from b2b_assets.settings import INSTANCE_YAML
 from b2b_assets.sources.config import (
     NAME_PATTERN,
@@ -99,7 +99,10 @@ def _materialize(
         return dagster.materialize(
             list(defs.assets or []),
             instance=instance,
-            resources={"warehouse": DuckDBWarehouse(path=str(warehouse))},
+            resources={
+                "warehouse": DuckDBWarehouse(path=str(warehouse)),
+                "settings": RunSettings(),
+            },
             selection=selection,
             raise_on_error=False,
         )

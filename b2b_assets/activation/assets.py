@@ -23,9 +23,9 @@ from b2b_assets.activation.outbox import OutboxTransport
 from b2b_assets.activation.transport import Change, Transport
 from b2b_assets.checks.pandera_checks import column_schema, schema_check_spec
 from b2b_assets.checks.schemas import moment, text
+from b2b_assets.layers import code_reference
 from b2b_assets.publish import publish_table
-from b2b_assets.resources import DuckDBWarehouse
-from b2b_assets.settings import load_settings
+from b2b_assets.resources import DuckDBWarehouse, RunSettings
 from b2b_assets.tables import DOWNSTREAM, POOL
 
 DELIVERED = pa.DataFrameSchema(
@@ -144,20 +144,26 @@ def build_activation_asset(
             "dagster/column_schema": column_schema(DELIVERED),
             "destination": destination.name,
             "destination_type": destination.type,
+            **code_reference(build_activation_asset),
         },
         check_specs=[schema_check_spec(key, DELIVERED)],
         pool=POOL,
         automation_condition=DOWNSTREAM,
     )
-    def _activation(context: AssetExecutionContext, warehouse: DuckDBWarehouse):
+    def _activation(
+        context: AssetExecutionContext, warehouse: DuckDBWarehouse, settings: RunSettings
+    ):
         # One delivery per (destination, segment) at a time, across processes: a batch found
         # pending under the lock was left by a run that is over.
-        with delivery_lock(lock_path(warehouse.path, destination.name, segment)):
-            return _deliver_and_publish(context, warehouse)
+        with delivery_lock(lock_path(warehouse.file, destination.name, segment)):
+            return _deliver_and_publish(context, warehouse, settings)
 
-    def _deliver_and_publish(context: AssetExecutionContext, warehouse: DuckDBWarehouse):
-        settings = load_settings()
-        transport = transport_for(destination, segment, settings.outbox, settings.as_of.isoformat())
+    def _deliver_and_publish(
+        context: AssetExecutionContext, warehouse: DuckDBWarehouse, settings: RunSettings
+    ):
+        transport = transport_for(
+            destination, segment, settings.outbox_folder(), settings.as_of_instant().isoformat()
+        )
         report = DeliveryReport()
         reconcile(warehouse.connect, transport, destination, segment, report, context.run_id)
         with warehouse.connect() as con:

@@ -7,20 +7,24 @@ import polars as pl
 
 from b2b_assets.checks.schemas import count, flag, key_column, text
 
-LINK_COLUMNS = {
-    "left_key": key_column("one record", unique=False),
-    "right_key": key_column("the record it is joined to", unique=False),
-    "evidence": text("why the rule joined them", nullable=False),
-}
+
+def link_columns(rules: list[str]) -> dict[str, pa.Column]:
+    """A link between two records: which, by which rule, and why."""
+    return {
+        "left_key": key_column("one record", unique=False),
+        "right_key": key_column("the record it is joined to", unique=False),
+        "rule": pa.Column(
+            pl.String(), pa.Check.isin(rules), description="the rule that joined them"
+        ),
+        "evidence": text("why the rule joined them", nullable=False),
+    }
+
+
 ACCOUNT_LINK = pa.DataFrameSchema(
-    {**LINK_COLUMNS, "rule": pa.Column(pl.String(), pa.Check.isin(["mdm", "crm_sync"]))},
-    name="identity.account_link",
-    strict=True,
+    link_columns(["mdm", "crm_sync"]), name="identity.account_link", strict=True
 )
 PERSON_LINK = pa.DataFrameSchema(
-    {**LINK_COLUMNS, "rule": pa.Column(pl.String(), pa.Check.isin(["email", "crm_sync"]))},
-    name="identity.person_link",
-    strict=True,
+    link_columns(["email", "crm_sync"]), name="identity.person_link", strict=True
 )
 ACCOUNT_IDENTITY = pa.DataFrameSchema(
     {

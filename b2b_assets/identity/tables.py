@@ -8,7 +8,7 @@ from dagster import AssetKey
 
 from b2b_assets.checks import identity_schemas as s
 from b2b_assets.identity.components import find_components
-from b2b_assets.model.sql_parts import deps, empty, raw, union
+from b2b_assets.model.sql_parts import empty, raw, union
 from b2b_assets.sources.config import SourcesConfig
 from b2b_assets.sql import scalar
 from b2b_assets.tables import TableAsset
@@ -58,19 +58,20 @@ def account_link(config: SourcesConfig) -> TableAsset:
     return TableAsset(
         key=_key("identity", "account_link"),
         description="One row per link between two account records, with the rule and evidence.",
-        deps=[_key("b2b", "account"), *deps(config, {"mdm": ("account_xref",)})],
         schema=s.ACCOUNT_LINK,
         select=select,
     )
 
 
+ACCOUNT_NODES = "SELECT account_key AS node, source_type FROM b2b.account WHERE NOT is_deleted"
+ACCOUNT_EDGES = "SELECT left_key, right_key FROM identity.account_link"
+PERSON_NODES = "SELECT person_key AS node, email_normalized FROM b2b.person WHERE NOT is_deleted"
+PERSON_EDGES = "SELECT left_key, right_key FROM identity.person_link"
+
+
 def _resolve_accounts(config: SourcesConfig):
     def build(con, context):
-        components = find_components(
-            con,
-            "SELECT account_key AS node, source_type FROM b2b.account WHERE NOT is_deleted",
-            "SELECT left_key, right_key FROM identity.account_link",
-        )
+        components = find_components(con, ACCOUNT_NODES, ACCOUNT_EDGES)
         con.execute(
             f"""CREATE OR REPLACE TABLE identity.account AS
                 WITH golden AS (
@@ -103,13 +104,9 @@ def account(config: SourcesConfig) -> TableAsset:
     return TableAsset(
         key=_key("identity", "account"),
         description="One row per live source account: the unified account_id it resolves to.",
-        deps=[
-            _key("b2b", "account"),
-            _key("identity", "account_link"),
-            *deps(config, {"mdm": ("account_xref",)}),
-        ],
         schema=s.ACCOUNT_IDENTITY,
         build=_resolve_accounts(config),
+        reads=[ACCOUNT_NODES, ACCOUNT_EDGES, _mdm_members(config)],
     )
 
 
@@ -133,7 +130,6 @@ def person_link(config: SourcesConfig) -> TableAsset:
     return TableAsset(
         key=_key("identity", "person_link"),
         description="One row per link between two person records, with the rule and evidence.",
-        deps=[_key("b2b", "person")],
         schema=s.PERSON_LINK,
         mostly_keys=True,
         select=select,
@@ -141,11 +137,7 @@ def person_link(config: SourcesConfig) -> TableAsset:
 
 
 def _resolve_people(con, context):
-    components = find_components(
-        con,
-        "SELECT person_key AS node, email_normalized FROM b2b.person WHERE NOT is_deleted",
-        "SELECT left_key, right_key FROM identity.person_link",
-    )
+    components = find_components(con, PERSON_NODES, PERSON_EDGES)
     # Most people carry one email: the mode and the distinct count are only computed for the
     # components whose records disagree, and the id is hashed once per person. A person
     # without an email is named by its smallest record key.
@@ -185,10 +177,10 @@ def person(config: SourcesConfig) -> TableAsset:
     return TableAsset(
         key=_key("identity", "person"),
         description="One row per live source person record: the unified person_id it resolves to.",
-        deps=[_key("b2b", "person"), _key("identity", "person_link")],
         schema=s.PERSON_IDENTITY,
         mostly_keys=True,
         build=_resolve_people,
+        reads=[PERSON_NODES, PERSON_EDGES],
     )
 
 
@@ -219,7 +211,6 @@ def opportunity(config: SourcesConfig) -> TableAsset:
         key=_key("identity", "opportunity"),
         description="One row per opportunity record: the opportunity it is (counted once) "
         "and its unified account.",
-        deps=[_key("b2b", "opportunity"), _key("identity", "account")],
         schema=s.OPPORTUNITY_IDENTITY,
         select=select,
     )
@@ -227,5 +218,6 @@ def opportunity(config: SourcesConfig) -> TableAsset:
 
 def identity_tables(config: SourcesConfig) -> list[TableAsset]:
     return [
-        replace(builder(config), origin=builder) for builder in (account_link, account, person_link, person, opportunity)
+        replace(builder(config), origin=builder)
+        for builder in (account_link, account, person_link, person, opportunity)
     ]

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from dagster import AssetKey
-
 from b2b_assets.sources.catalog import OBJECTS_BY_TYPE
 from b2b_assets.sources.config import SourceInstance, SourcesConfig
 
@@ -13,10 +11,6 @@ from b2b_assets.sources.config import SourceInstance, SourcesConfig
 def raw(source: SourceInstance, object_name: str) -> str:
     """The raw table of an object of a source, e.g. `raw."crm_1__account"`."""
     return f'raw."{source.name}__{_spec(source, object_name).table}"'
-
-
-def raw_dep(source: SourceInstance, object_name: str) -> AssetKey:
-    return AssetKey(["raw", f"{source.name}__{_spec(source, object_name).table}"])
 
 
 def _spec(source: SourceInstance, object_name: str):
@@ -38,13 +32,6 @@ def empty(columns: dict[str, str]) -> str:
     """A select of no rows with the given columns and types."""
     cols = ", ".join(f"CAST(NULL AS {sql_type}) AS {name}" for name, sql_type in columns.items())
     return f"SELECT {cols} WHERE FALSE"
-
-
-def deps(config: SourcesConfig, objects: dict[str, tuple[str, ...]]) -> list[AssetKey]:
-    """Raw assets read: for each source type, the objects named."""
-    return [
-        raw_dep(source, name) for source in config.sources for name in objects.get(source.type, ())
-    ]
 
 
 def synced_crm(config: SourcesConfig, source: SourceInstance) -> SourceInstance | None:

@@ -8,12 +8,10 @@ from dagster import AssetKey
 
 from b2b_assets.checks import model_schemas as s
 from b2b_assets.model.appended import RawPart, added_rows_scope, build_by_load
-from b2b_assets.model.sql_parts import deps, empty, key, raw, synced_crm, union
+from b2b_assets.model.sql_parts import empty, key, raw, synced_crm, union
 from b2b_assets.sources.catalog import ACTIVITY_TYPES
 from b2b_assets.sources.config import SourceInstance, SourcesConfig
 from b2b_assets.tables import TableAsset
-
-FX_RATES = AssetKey(["raw", "fx_rates"])
 
 
 def _b2b(name: str) -> AssetKey:
@@ -85,7 +83,6 @@ def account(config: SourcesConfig) -> TableAsset:
     return TableAsset(
         key=_b2b("account"),
         description="One row per source account record: Salesforce Accounts and Marketo companies.",
-        deps=deps(config, {"salesforce": ("Account",), "marketo": ("companies",)}),
         schema=s.ACCOUNT,
         select=select,
     )
@@ -136,9 +133,6 @@ def person(config: SourcesConfig) -> TableAsset:
     return TableAsset(
         key=_b2b("person"),
         description="One row per source person record: Salesforce Contacts and Marketo leads.",
-        deps=deps(
-            config, {"salesforce": ("Contact", "Account"), "marketo": ("leads", "companies")}
-        ),
         schema=s.PERSON,
         mostly_keys=True,
         select=select,
@@ -175,12 +169,6 @@ def opportunity(config: SourcesConfig) -> TableAsset:
     return TableAsset(
         key=_b2b("opportunity"),
         description="One row per source opportunity record: Salesforce and Marketo opportunities.",
-        deps=[
-            FX_RATES,
-            *deps(
-                config, {"salesforce": ("Opportunity",), "marketo": ("opportunities", "companies")}
-            ),
-        ],
         schema=s.OPPORTUNITY,
         select=select,
     )
@@ -213,13 +201,6 @@ def opportunity_person(config: SourcesConfig) -> TableAsset:
     return TableAsset(
         key=_b2b("opportunity_person"),
         description="One row per person's role on an opportunity (contact roles, opportunity roles).",
-        deps=deps(
-            config,
-            {
-                "salesforce": ("OpportunityContactRole",),
-                "marketo": ("opportunity_roles", "opportunities"),
-            },
-        ),
         schema=s.OPPORTUNITY_PERSON,
         select=union(parts, empty(s.OPPORTUNITY_PERSON_TYPES)),
     )
@@ -260,13 +241,6 @@ def account_person(config: SourcesConfig) -> TableAsset:
         key=_b2b("account_person"),
         description="One row per person-account relation: contact account, "
         "account contact relations, a lead's company.",
-        deps=deps(
-            config,
-            {
-                "salesforce": ("Contact", "AccountContactRelation", "Account"),
-                "marketo": ("leads", "companies"),
-            },
-        ),
         schema=s.ACCOUNT_PERSON,
         mostly_keys=True,
         select=select,
@@ -291,7 +265,6 @@ def campaign(config: SourcesConfig) -> TableAsset:
     return TableAsset(
         key=_b2b("campaign"),
         description="One row per campaign: Salesforce campaigns and Marketo programs.",
-        deps=deps(config, {"salesforce": ("Campaign",), "marketo": ("programs",)}),
         schema=s.CAMPAIGN,
         select=union(parts, empty(s.CAMPAIGN_TYPES)),
     )
@@ -316,7 +289,6 @@ def campaign_member(config: SourcesConfig) -> TableAsset:
     return TableAsset(
         key=_b2b("campaign_member"),
         description="One row per campaign membership: campaign members and program members.",
-        deps=deps(config, {"salesforce": ("CampaignMember",), "marketo": ("program_members",)}),
         schema=s.CAMPAIGN_MEMBER,
         select=union(parts, empty(s.CAMPAIGN_MEMBER_TYPES)),
     )
@@ -332,7 +304,6 @@ def marketing_list(config: SourcesConfig) -> TableAsset:
     return TableAsset(
         key=_b2b("marketing_list"),
         description="One row per marketing list: Marketo static lists.",
-        deps=deps(config, {"marketo": ("static_lists",)}),
         schema=s.MARKETING_LIST,
         select=union(parts, empty(s.MARKETING_LIST_TYPES)),
     )
@@ -349,7 +320,6 @@ def marketing_list_member(config: SourcesConfig) -> TableAsset:
     return TableAsset(
         key=_b2b("marketing_list_member"),
         description="One row per person on a marketing list: Marketo static list members.",
-        deps=deps(config, {"marketo": ("static_list_members",)}),
         schema=s.MARKETING_LIST_MEMBER,
         select=union(parts, empty(s.MARKETING_LIST_MEMBER_TYPES)),
     )
@@ -392,9 +362,9 @@ def experience_event(config: SourcesConfig) -> TableAsset:
         description="One row per experience event: Marketo activities, typed (the full "
         "`attributes` JSON stays in the raw table). New activity files are taken in on their "
         "own: the events of earlier files are not read again.",
-        deps=deps(config, {"marketo": ("activities",)}),
         schema=s.EXPERIENCE_EVENT,
         build=build,
+        reads=[part.select.replace("{rows}", part.raw_table) for part in parts],
         scope=added_rows_scope("event_key"),
     )
 

@@ -8,7 +8,6 @@ from dagster import AssetKey
 
 from b2b_assets.checks import profile_schemas as s
 from b2b_assets.checks.model_schemas import RELATIONS
-from b2b_assets.settings import load_settings
 from b2b_assets.sources.config import SourcesConfig
 from b2b_assets.sql import literal
 from b2b_assets.tables import TableAsset
@@ -129,10 +128,7 @@ PERSON_OPPORTUNITY_SQL = """
     GROUP BY ip.person_id, o.opportunity_id, r.role"""
 
 
-def _account_build(con, context):
-    as_of = load_settings().as_of
-    con.execute(
-        f"""CREATE OR REPLACE TABLE profile.account AS
+ACCOUNT_SQL = f"""
         WITH records AS (
             SELECT i.account_id, i.golden_id, a.*
             FROM identity.account i JOIN b2b.account a USING (account_key)
@@ -196,8 +192,11 @@ def _account_build(con, context):
         LEFT JOIN opportunities o USING (account_id)
         LEFT JOIN breakdown r USING (account_id)
         LEFT JOIN people p USING (account_id)"""
-    )
-    return {"as_of": as_of.isoformat()}
+
+
+def _account_build(con, context):
+    con.execute(f"CREATE OR REPLACE TABLE profile.account AS {ACCOUNT_SQL}")
+    return {"as_of": context.resources.settings.as_of_instant().isoformat()}
 
 
 def _person_traits_sql(config: SourcesConfig) -> str:
@@ -244,33 +243,37 @@ def _person_traits_sql(config: SourcesConfig) -> str:
     LEFT JOIN accounts a USING (person_id)"""
 
 
+PERSON_ACTIVITY_SQL = """
+    SELECT i.person_id, max(e.last_activity_at) AS last_activity_at,
+           sum(e.event_count)::BIGINT AS event_count
+    FROM (
+        SELECT person_key, max(occurred_at) AS last_activity_at, count(*) AS event_count
+        FROM b2b.experience_event WHERE occurred_at <= $as_of GROUP BY person_key
+    ) e
+    JOIN identity.person i USING (person_key)
+    GROUP BY i.person_id"""
+
+
 def _person_activity_build(con, context):
     """Each unified person's events up to as-of: counted per source person, then summed."""
-    as_of = load_settings().as_of
+    as_of = context.resources.settings.as_of_instant()
     con.execute(
-        """CREATE OR REPLACE TABLE profile.person_activity AS
-        SELECT i.person_id, max(e.last_activity_at) AS last_activity_at,
-               sum(e.event_count)::BIGINT AS event_count
-        FROM (
-            SELECT person_key, max(occurred_at) AS last_activity_at, count(*) AS event_count
-            FROM b2b.experience_event WHERE occurred_at <= $as_of GROUP BY person_key
-        ) e
-        JOIN identity.person i USING (person_key)
-        GROUP BY i.person_id""",
+        f"CREATE OR REPLACE TABLE profile.person_activity AS {PERSON_ACTIVITY_SQL}",
         {"as_of": as_of},
     )
     return {"as_of": as_of.isoformat()}
 
 
+PERSON_SQL = """
+    SELECT t.*, a.last_activity_at, coalesce(a.event_count, 0) AS event_count
+    FROM profile.person_traits t LEFT JOIN profile.person_activity a USING (person_id)"""
+
+
 def _person_build(con, context):
     """The person profile: traits and activity side by side. New events rebuild the activity
     and this join, not the traits."""
-    con.execute(
-        """CREATE OR REPLACE TABLE profile.person AS
-        SELECT t.*, a.last_activity_at, coalesce(a.event_count, 0) AS event_count
-        FROM profile.person_traits t LEFT JOIN profile.person_activity a USING (person_id)"""
-    )
-    return {"as_of": load_settings().as_of.isoformat()}
+    con.execute(f"CREATE OR REPLACE TABLE profile.person AS {PERSON_SQL}")
+    return {"as_of": context.resources.settings.as_of_instant().isoformat()}
 
 
 def profile_tables(config: SourcesConfig) -> list[TableAsset]:
@@ -279,74 +282,58 @@ def profile_tables(config: SourcesConfig) -> list[TableAsset]:
             key=_key("profile", "opportunity"),
             description="One row per unified opportunity, counted once however many systems "
             "it arrives through; amounts in USD.",
-            deps=[_key("identity", "opportunity"), _key("b2b", "opportunity")],
             schema=s.OPPORTUNITY,
             select=OPPORTUNITY_SQL,
+            origin=profile_tables,
         ),
         TableAsset(
             key=_key("profile", "person_account"),
             description="One row per (unified person, unified account) they belong to.",
-            deps=[
-                _key("b2b", "account_person"),
-                _key("identity", "person"),
-                _key("identity", "account"),
-            ],
             schema=s.PERSON_ACCOUNT,
             select=_person_account_sql(config),
+            origin=_person_account_sql,
         ),
         TableAsset(
             key=_key("profile", "person_opportunity"),
             description="One row per (unified person, opportunity, role): the people with a "
             "role on each opportunity.",
-            deps=[
-                _key("b2b", "opportunity_person"),
-                _key("identity", "person"),
-                _key("identity", "opportunity"),
-                _key("profile", "opportunity"),
-            ],
             schema=s.PERSON_OPPORTUNITY,
             select=PERSON_OPPORTUNITY_SQL,
+            origin=profile_tables,
         ),
         TableAsset(
             key=_key("profile", "account"),
             description="One row per unified account: revenue, pipeline, people, activity, "
             "per-source breakdown.",
-            deps=[
-                _key("identity", "account"),
-                _key("b2b", "account"),
-                _key("profile", "opportunity"),
-                _key("profile", "person_account"),
-                _key("profile", "person"),
-            ],
             schema=s.ACCOUNT,
             build=_account_build,
+            reads=[ACCOUNT_SQL],
+            origin=_account_build,
         ),
         TableAsset(
             key=_key("profile", "person_traits"),
             description="One row per unified person: email, name, accounts, consent.",
-            deps=[
-                _key("identity", "person"),
-                _key("b2b", "person"),
-                _key("profile", "person_account"),
-            ],
             schema=s.PERSON_TRAITS,
             mostly_keys=True,
             select=_person_traits_sql(config),
+            origin=_person_traits_sql,
         ),
         TableAsset(
             key=_key("profile", "person_activity"),
             description="One row per unified person with events: the latest and how many, "
             "up to B2B_AS_OF.",
-            deps=[_key("identity", "person"), _key("b2b", "experience_event")],
             schema=s.PERSON_ACTIVITY,
             build=_person_activity_build,
+            reads=[PERSON_ACTIVITY_SQL],
+            origin=_person_activity_build,
         ),
         TableAsset(
             key=_key("profile", "person"),
             description="One row per unified person: email, accounts, consent, activity.",
-            deps=[_key("profile", "person_traits"), _key("profile", "person_activity")],
             schema=s.PERSON,
             mostly_keys=True,
             build=_person_build,
+            reads=[PERSON_SQL],
+            origin=_person_build,
         ),
     ]

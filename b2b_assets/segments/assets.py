@@ -10,8 +10,9 @@ from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MetadataV
 
 from b2b_assets.checks.pandera_checks import column_schema, schema_check_spec
 from b2b_assets.checks.schemas import text
+from b2b_assets.layers import code_reference
 from b2b_assets.publish import PREVIEW_ROWS, publish_table, table_name
-from b2b_assets.resources import DuckDBWarehouse
+from b2b_assets.resources import DuckDBWarehouse, RunSettings
 from b2b_assets.segments.compiler import CompiledSegment, SegmentCompiler
 from b2b_assets.segments.explain import audience_markdown
 from b2b_assets.segments.history import record_changes
@@ -82,6 +83,7 @@ def build_audience_asset(
         metadata={
             "dagster/column_schema": column_schema(schema),
             "segment_file": str(file),
+            **code_reference(file),
             "entity": entity,
             "destinations": MetadataValue.json(list(segment.destinations) if segment else []),
         },
@@ -89,10 +91,12 @@ def build_audience_asset(
         pool=POOL,
         automation_condition=DOWNSTREAM,
     )
-    def _audience(context: AssetExecutionContext, warehouse: DuckDBWarehouse):
+    def _audience(
+        context: AssetExecutionContext, warehouse: DuckDBWarehouse, settings: RunSettings
+    ):
         if error is not None or segment is None:
             raise error or SegmentError(file, "", "cannot be read")
-        as_of = load_settings().as_of
+        as_of = settings.as_of_instant()
         compiled = SegmentCompiler(segments, as_of).compile(segment)
         context.log.debug(f"compiled {file.name}:\n{compiled.sql}")
 

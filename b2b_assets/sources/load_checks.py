@@ -80,9 +80,7 @@ def describe_problems(result: ReadResult, object_label: str) -> str:
     problems = problem_counts(result)
     if problems:
         reasons = ", ".join(f"{reason}: {n}" for reason, n in sorted(problems.items()))
-        parts.append(
-            f"quarantined {sum(problems.values())} of {result.rows_read} rows ({reasons})"
-        )
+        parts.append(f"quarantined {sum(problems.values())} of {result.rows_read} rows ({reasons})")
     if result.malformed_references:
         listed = ", ".join(f"{c}: {n}" for c, n in sorted(result.malformed_references.items()))
         parts.append(f"kept rows whose reference is not a Salesforce id ({listed})")
