@@ -2,6 +2,7 @@
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import duckdb
@@ -16,26 +17,34 @@ from dagster import (
 )
 
 from b2b_assets.checks.pandera_checks import column_schema, schema_check_spec
+from b2b_assets.columns import Column, table_schema
 from b2b_assets.layers import POOL, LayerMember, build_layer_asset, code_reference
 from b2b_assets.publish import publish_on, table_name
 from b2b_assets.sql_deps import asset_deps
 
-__all__ = ["POOL", "DOWNSTREAM", "TableAsset", "build_table_layer"]
+__all__ = ["POOL", "DOWNSTREAM", "TableAsset", "build_table_layer", "table_key"]
 
 DOWNSTREAM = AutomationCondition.eager()  # follow upstream changes on their own
 
 Statements = Callable[[duckdb.DuckDBPyConnection, AssetExecutionContext], Mapping[str, Any] | None]
 
 
+def table_key(table: str) -> AssetKey:
+    """The asset key of a warehouse table, spelled as in SQL: `b2b.person` -> b2b/person."""
+    return AssetKey(table.split("."))
+
+
 @dataclass(frozen=True)
 class TableAsset:
-    """A table of a layer: its key, what one row is, how it is built, its schema. What it
-    depends on is read from its SQL: `select`, or for a `build` of several statements the
-    queries in `reads` that the build runs."""
+    """A table of a layer, defined in one place: its key, what one row is, its columns, how it
+    is built. Its Pandera schema comes from the columns (`unique`: column sets unique
+    together); what it depends on is read from its SQL: `select`, or for a `build` of several
+    statements the queries in `reads` that the build runs."""
 
     key: AssetKey
     description: str
-    schema: pa.DataFrameSchema
+    columns: Sequence[Column]
+    unique: Sequence[str] = ()
     select: str | None = None
     build: Statements | None = None
     reads: Sequence[str] = ()
@@ -46,6 +55,10 @@ class TableAsset:
     mostly_keys: bool = False
     # Where it is defined (a function or a file), linked from the UI.
     origin: Any = None
+
+    @cached_property
+    def schema(self) -> pa.DataFrameSchema:
+        return table_schema(table_name(self.key), self.columns, self.unique)
 
     @property
     def deps(self) -> list[AssetKey]:

@@ -12,6 +12,7 @@ import pytest
 from dagster import AssetKey, TableSchema, asset
 
 from b2b_assets.checks.pandera_checks import CHECK_NAME, column_schema, schema_check_spec
+from b2b_assets.columns import Column
 from b2b_assets.publish import publish_table
 from b2b_assets.resources import DuckDBWarehouse, RunSettings
 from b2b_assets.tables import TableAsset, build_table_layer
@@ -132,8 +133,10 @@ def checked_graph(state: dict) -> list[dagster.AssetsDefinition]:
             TableAsset(
                 key=DOWNSTREAM,
                 description="copies the upstream table",
-                deps=[UPSTREAM],
-                schema=table_schema("b2b.test_downstream"),
+                columns=[
+                    Column("id", "text", nullable=False, unique=True),
+                    Column("amount", "number", checks=(pa.Check.ge(0),)),
+                ],
                 select="SELECT * FROM b2b.test_upstream",
             )
         ],

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import dagster
 import pandera.polars as pa
-import polars as pl
 import pytest
 from dagster import AssetKey, AssetSelection
 
+from b2b_assets.columns import Column
 from b2b_assets.identity.tables import identity_tables
 from b2b_assets.model.tables import model_tables
 from b2b_assets.profiles.tables import profile_tables
@@ -144,12 +144,7 @@ def test_selecting_one_table_builds_just_that_table(demo_run, tmp_path):
     assert checks == {AssetKey(["b2b", "campaign"])}
 
 
-def _schema(name: str) -> pa.DataFrameSchema:
-    return pa.DataFrameSchema(
-        {"id": pa.Column(pl.String(), pa.Check.str_length(1, 5), unique=True)},
-        name=name,
-        strict=True,
-    )
+SHORT_ID = [Column("id", "text", nullable=False, unique=True, checks=(pa.Check.str_length(1, 5),))]
 
 
 def _layer(bad_value: str) -> dagster.AssetsDefinition:
@@ -160,19 +155,19 @@ def _layer(bad_value: str) -> dagster.AssetsDefinition:
             TableAsset(
                 key=AssetKey(["b2b", "first"]),
                 description="the value given",
-                schema=_schema("b2b.first"),
+                columns=SHORT_ID,
                 select=f"SELECT '{bad_value}' AS id",
             ),
             TableAsset(
                 key=AssetKey(["b2b", "second"]),
                 description="what first holds",
-                schema=_schema("b2b.second"),
+                columns=SHORT_ID,
                 select="SELECT id FROM b2b.first",
             ),
             TableAsset(
                 key=AssetKey(["b2b", "other"]),
                 description="independent",
-                schema=_schema("b2b.other"),
+                columns=SHORT_ID,
                 select=f"SELECT '{bad_value[:3]}' AS id",
             ),
         ],

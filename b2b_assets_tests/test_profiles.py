@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from b2b_assets.profiles.tables import MAX_FLAGS, _flag_list, _flags
+from b2b_assets.profiles.aggregates import MAX_FLAGS, flag_list, flags
 from b2b_assets_tests import scenario as s
 from b2b_assets_tests.scenario import key
 
@@ -164,8 +164,8 @@ def test_person_account_relations_roles_and_sources(scenario_run):
 
 def test_a_set_of_known_values_rejects_an_unknown_one():
     values = ["b", "a"]
-    query = f"""SELECT {_flag_list("f", values)} FROM (
-                    SELECT {_flags("v", values)} AS f FROM (VALUES ('b'), ('a'), ('b'), (NULL)) t(v))"""
+    query = f"""SELECT {flag_list("f", values)} FROM (
+                    SELECT {flags("v", values)} AS f FROM (VALUES ('b'), ('a'), ('b'), (NULL)) t(v))"""
     assert duckdb.sql(query).fetchall() == [(["a", "b"],)]
     with pytest.raises(duckdb.Error, match="a value outside"):
         duckdb.sql(query.replace("(NULL)", "('c')")).fetchall()
@@ -173,8 +173,8 @@ def test_a_set_of_known_values_rejects_an_unknown_one():
 
 def test_a_set_of_more_values_than_bits_is_listed():
     values = [f"s{n:02d}" for n in range(MAX_FLAGS + 1)]
-    query = f"""SELECT {_flag_list("f", values)} FROM (
-                    SELECT {_flags("v", values)} AS f
+    query = f"""SELECT {flag_list("f", values)} FROM (
+                    SELECT {flags("v", values)} AS f
                     FROM (VALUES ('s05'), ('s01'), ('s05'), (NULL)) t(v))"""
     assert duckdb.sql(query).fetchall() == [(["s01", "s05"],)]
 

@@ -187,9 +187,9 @@ def test_failed_check_and_error_mid_build_change_nothing(
 ) -> None:
     """profile.account is built invalid (its blocking Pandera check fails) and profile.person
     raises after building its table: both roll back, their downstream does not run."""
-    import b2b_assets.profiles.tables as profiles
+    from b2b_assets.profiles import accounts, people
 
-    build_account, build_person = profiles._account_build, profiles._person_build
+    build_account, build_person = accounts._account_build, people._person_build
 
     def invalid_account(con, context):
         result = build_account(con, context)
@@ -204,7 +204,7 @@ def test_failed_check_and_error_mid_build_change_nothing(
 
     warehouse = demo.copy_reference("failed_check")
     # profile.account reads profile.person: each failure gets a run of its own.
-    monkeypatch.setattr(profiles, "_person_build", exploding_person)
+    monkeypatch.setattr(people, "_person_build", exploding_person)
     person_run = materialize_env(
         demo.data,
         warehouse,
@@ -214,8 +214,8 @@ def test_failed_check_and_error_mid_build_change_nothing(
     )
     assert not person_run.result.success
     assert "injected failure" in _failure_messages(person_run)["profile"]
-    monkeypatch.setattr(profiles, "_person_build", build_person)
-    monkeypatch.setattr(profiles, "_account_build", invalid_account)
+    monkeypatch.setattr(people, "_person_build", build_person)
+    monkeypatch.setattr(accounts, "_account_build", invalid_account)
     account_run = materialize_env(
         demo.data,
         warehouse,

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from dagster import AssetKey
-
-from b2b_assets.checks import identity_schemas as s
+from b2b_assets import columns as c
 from b2b_assets.identity.components import find_components
 from b2b_assets.model.sql_parts import empty, raw, union
 from b2b_assets.sources.config import SourcesConfig
 from b2b_assets.sql import scalar
-from b2b_assets.tables import TableAsset
+from b2b_assets.tables import TableAsset, table_key
 
 
-def _key(layer: str, name: str) -> AssetKey:
-    return AssetKey([layer, name])
+def link_columns(rules: list[str]) -> list[c.Column]:
+    """A link between two records: which, by which rule, and why."""
+    return [
+        c.key("left_key", "one record", unique=False),
+        c.key("right_key", "the record it is joined to", unique=False),
+        c.text("rule", "the rule that joined them", nullable=False, one_of=rules),
+        c.text("evidence", "why the rule joined them", nullable=False),
+    ]
 
 
 def _mdm_members(config: SourcesConfig) -> str:
@@ -33,9 +37,8 @@ def _mdm_members(config: SourcesConfig) -> str:
             FROM {raw(mdm, "account_xref")} WHERE is_active"""
         for mdm in config.of_type("mdm")
     ]
-    return union(
-        parts, empty({"golden_id": "VARCHAR", "mdm_instance": "VARCHAR", "account_key": "VARCHAR"})
-    )
+    members = [c.text("golden_id"), c.text("mdm_instance"), c.text("account_key")]
+    return union(parts, empty(c.sql_types(members)))
 
 
 def account_link(config: SourcesConfig) -> TableAsset:
@@ -56,9 +59,9 @@ def account_link(config: SourcesConfig) -> TableAsset:
         FROM mdm m JOIN anchors x USING (golden_id)
         WHERE m.account_key <> x.anchor"""
     return TableAsset(
-        key=_key("identity", "account_link"),
+        key=table_key("identity.account_link"),
         description="One row per link between two account records, with the rule and evidence.",
-        schema=s.ACCOUNT_LINK,
+        columns=link_columns(["mdm", "crm_sync"]),
         select=select,
     )
 
@@ -102,9 +105,14 @@ def _resolve_accounts(config: SourcesConfig):
 
 def account(config: SourcesConfig) -> TableAsset:
     return TableAsset(
-        key=_key("identity", "account"),
+        key=table_key("identity.account"),
         description="One row per live source account: the unified account_id it resolves to.",
-        schema=s.ACCOUNT_IDENTITY,
+        columns=[
+            c.key("account_key", "the source account"),
+            c.text("account_id", "the unified account: the MDM golden_id where it has one", False),
+            c.text("golden_id", "this record's MDM golden id"),
+            c.integer("component_size", "records unified", nullable=False, minimum=1),
+        ],
         build=_resolve_accounts(config),
         reads=[ACCOUNT_NODES, ACCOUNT_EDGES, _mdm_members(config)],
     )
@@ -128,9 +136,9 @@ def person_link(config: SourcesConfig) -> TableAsset:
         FROM live p JOIN live c ON c.person_key = p.crm_person_key
         WHERE p.crm_person_key <> p.person_key"""
     return TableAsset(
-        key=_key("identity", "person_link"),
+        key=table_key("identity.person_link"),
         description="One row per link between two person records, with the rule and evidence.",
-        schema=s.PERSON_LINK,
+        columns=link_columns(["email", "crm_sync"]),
         mostly_keys=True,
         select=select,
     )
@@ -175,9 +183,17 @@ def _resolve_people(con, context):
 
 def person(config: SourcesConfig) -> TableAsset:
     return TableAsset(
-        key=_key("identity", "person"),
+        key=table_key("identity.person"),
         description="One row per live source person record: the unified person_id it resolves to.",
-        schema=s.PERSON_IDENTITY,
+        columns=[
+            c.key("person_key", "the source person"),
+            c.text("person_id", "the unified person", False, pattern=r"^p_[0-9a-f]{20}$"),
+            c.text("email", "the person's normalized email"),
+            c.count(
+                "distinct_emails", "distinct emails joined (more than one only through CRM sync)"
+            ),
+            c.integer("component_size", "records unified", nullable=False, minimum=1),
+        ],
         mostly_keys=True,
         build=_resolve_people,
         reads=[PERSON_NODES, PERSON_EDGES],
@@ -208,10 +224,20 @@ def opportunity(config: SourcesConfig) -> TableAsset:
         FROM b2b.opportunity o
         LEFT JOIN identity.account a ON a.account_key = o.account_key"""
     return TableAsset(
-        key=_key("identity", "opportunity"),
+        key=table_key("identity.opportunity"),
         description="One row per opportunity record: the opportunity it is (counted once) "
         "and its unified account.",
-        schema=s.OPPORTUNITY_IDENTITY,
+        columns=[
+            c.key("opportunity_key", "the source opportunity"),
+            c.text("opportunity_id", "the opportunity counted once: its CRM key", False),
+            c.text("account_id", "the unified account"),
+            c.flag("is_representative", "the record whose values count (the CRM's where present)"),
+            c.flag(
+                "is_excluded",
+                "not counted: deleted in its source, or the synced copy of a quarantined CRM "
+                "record",
+            ),
+        ],
         select=select,
     )
 

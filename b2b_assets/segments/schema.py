@@ -5,8 +5,14 @@ Identifiers in compiled SQL come only from here; values are always bound as para
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Literal
+
+from b2b_assets.columns import Column, by_name
+from b2b_assets.model import engagement
+from b2b_assets.profiles import accounts, opportunities, people
+from b2b_assets.sql_deps import tables_read
 
 FieldType = Literal["text", "number", "bool", "timestamp", "date"]
 
@@ -41,6 +47,10 @@ class Relation:
     until_as_of: bool = False  # rows after B2B_AS_OF are never seen (events)
     order_by: str = ""
 
+    def sql(self) -> str:
+        """A query over the related rows, with placeholder aliases (to read its tables)."""
+        return "SELECT * FROM " + self.source.format(t="t", r="r", r2="r2")
+
 
 @dataclass(frozen=True)
 class Scope:
@@ -51,83 +61,104 @@ class Scope:
     relations: dict[str, str] = field(default_factory=dict)
 
 
-def _f(column: str, kind: FieldType, description: str = "") -> Field:
-    return Field(column, kind, description)
+def fields(columns: Sequence[Column], *names: str) -> dict[str, Field]:
+    """Segment fields over a table's columns, each with its column's type and meaning: `name`
+    for the column of that name, `name=column` for a field named apart from its column."""
+    declared = by_name(columns)
+    out: dict[str, Field] = {}
+    for entry in names:
+        name, _, column_name = entry.partition("=")
+        column = declared[column_name or name]
+        if column.field_type is None:
+            raise ValueError(f"{column.name} ({column.kind}) cannot be a segment field")
+        out[name] = Field(column.name, column.field_type, column.meaning)  # type: ignore[arg-type]
+    return out
 
 
 PERSON_FIELDS = {
-    "person_id": _f("person_id", "text", "the unified person id"),
-    "email": _f("email", "text", "normalized email"),
-    "can_email": _f("can_email", "bool", "consent to email (least permissive across sources)"),
-    "first_name": _f("first_name", "text"),
-    "last_name": _f("last_name", "text"),
-    "title": _f("title", "text", "job title"),
-    "event_count": _f("event_count", "number", "events up to B2B_AS_OF"),
-    "last_activity_at": _f("last_activity_at", "timestamp", "latest event up to B2B_AS_OF"),
-    "account_count": _f("len({a}.account_ids)", "number", "number of accounts of the person"),
-}
-ACCOUNT_FIELDS = {
-    "account_id": _f("account_id", "text", "the unified account id"),
-    "name": _f("name", "text"),
-    "closed_won_revenue": _f(
-        "closed_won_revenue", "number", "closed-won revenue in USD across all systems"
+    **fields(
+        people.PERSON_TRAITS_COLUMNS + people.ACTIVITY_COLUMNS,
+        "person_id",
+        "email",
+        "can_email",
+        "first_name",
+        "last_name",
+        "title",
+        "event_count",
+        "last_activity_at",
     ),
-    "closed_won_count": _f("closed_won_count", "number"),
-    "open_pipeline": _f("open_pipeline", "number", "open opportunity amount in USD"),
-    "open_opportunity_count": _f("open_opportunity_count", "number"),
-    "closed_lost_count": _f("closed_lost_count", "number"),
-    "opportunity_count": _f("opportunity_count", "number"),
-    "people_count": _f("people_count", "number"),
-    "industry": _f("industry", "text"),
-    "domain": _f("domain", "text", "website domain without www"),
-    "website": _f("website", "text"),
-    "billing_country": _f("billing_country", "text"),
-    "number_of_employees": _f("number_of_employees", "number"),
-    "annual_revenue": _f("annual_revenue", "number"),
-    "golden_id": _f("golden_id", "text", "MDM golden id"),
-    "last_activity_at": _f("last_activity_at", "timestamp"),
-    "last_closed_won_date": _f("last_closed_won_date", "date"),
+    "account_count": Field("len({a}.account_ids)", "number", "number of unified accounts"),
 }
-OPPORTUNITY_FIELDS = {
-    "opportunity_id": _f("opportunity_id", "text"),
-    "name": _f("name", "text"),
-    "stage": _f("stage", "text"),
-    "amount": _f("amount_usd", "number", "amount in USD"),
-    "amount_original": _f("amount", "number", "amount in its own currency"),
-    "currency": _f("currency", "text"),
-    "is_closed": _f("is_closed", "bool"),
-    "is_won": _f("is_won", "bool"),
-    "is_closed_won": _f("is_closed_won", "bool", "closed and won"),
-    "close_date": _f("close_date", "date"),
-}
-ROLE_FIELDS = {
-    **OPPORTUNITY_FIELDS,
-    "role": _f("role", "text", "the person's role, e.g. Decision Maker"),
-    "is_primary": _f("is_primary", "bool", "the person is the primary contact"),
-}
-EVENT_FIELDS = {
-    "type": _f("event_type", "text", "visit_webpage, fill_out_form, click_link, ..."),
-    "type_id": _f("event_type_id", "number", "Marketo activity type id"),
-    "occurred_at": _f("occurred_at", "timestamp"),
-    "page": _f("page", "text", "the page (primary attribute value)"),
-    "url": _f("url", "text", "the Webpage URL attribute, else the page"),
-    "source_instance": _f("source_instance", "text"),
-}
-CAMPAIGN_FIELDS = {
-    "name": _f("name", "text", "campaign or program name"),
-    "type": _f("type", "text"),
-    "kind": _f("campaign_kind", "text", "salesforce_campaign or marketo_program"),
-    "channel": _f("channel", "text"),
-    "campaign_status": _f("campaign_status", "text", "the campaign's own status"),
-    "status": _f("member_status", "text", "the member's status, e.g. Attended"),
-    "responded": _f("has_responded", "bool", "responded / reached success"),
-    "start_date": _f("start_date", "date", "the campaign's start date (Marketo programs: none)"),
-    "source_instance": _f("source_instance", "text"),
-}
-LIST_FIELDS = {
-    "name": _f("name", "text", "static list name"),
-    "source_instance": _f("source_instance", "text"),
-}
+ACCOUNT_FIELDS = fields(
+    accounts.ACCOUNT_COLUMNS,
+    "account_id",
+    "name",
+    "closed_won_revenue",
+    "closed_won_count",
+    "open_pipeline",
+    "open_opportunity_count",
+    "closed_lost_count",
+    "opportunity_count",
+    "people_count",
+    "industry",
+    "domain",
+    "website",
+    "billing_country",
+    "number_of_employees",
+    "annual_revenue",
+    "golden_id",
+    "last_activity_at",
+    "last_closed_won_date",
+)
+_OPPORTUNITY = (
+    "opportunity_id",
+    "name",
+    "stage",
+    "amount=amount_usd",
+    "amount_original=amount",
+    "currency",
+    "is_closed",
+    "is_won",
+    "is_closed_won",
+    "close_date",
+)
+OPPORTUNITY_FIELDS = fields(opportunities.OPPORTUNITY_COLUMNS, *_OPPORTUNITY)
+ROLE_FIELDS = fields(opportunities.PERSON_OPPORTUNITY_COLUMNS, *_OPPORTUNITY, "role", "is_primary")
+EVENT_FIELDS = fields(
+    engagement.EXPERIENCE_EVENT_COLUMNS,
+    "type=event_type",
+    "type_id=event_type_id",
+    "occurred_at",
+    "page",
+    "url",
+    "source_instance",
+)
+_CAMPAIGN, _MEMBER = (
+    by_name(engagement.CAMPAIGN_COLUMNS),
+    by_name(engagement.CAMPAIGN_MEMBER_COLUMNS),
+)
+# The columns of a membership joined to its campaign (see _CAMPAIGN_MEMBERSHIP).
+CAMPAIGN_MEMBERSHIP_COLUMNS = [
+    *(_CAMPAIGN[name] for name in ("name", "type", "campaign_kind", "channel")),
+    replace(_CAMPAIGN["status"], name="campaign_status"),
+    replace(_MEMBER["status"], name="member_status"),
+    _MEMBER["has_responded"],
+    _CAMPAIGN["source_instance"],
+    _CAMPAIGN["start_date"],
+]
+CAMPAIGN_FIELDS = fields(
+    CAMPAIGN_MEMBERSHIP_COLUMNS,
+    "name",
+    "type",
+    "kind=campaign_kind",
+    "channel",
+    "campaign_status",
+    "status=member_status",
+    "responded=has_responded",
+    "start_date",
+    "source_instance",
+)
+LIST_FIELDS = fields(engagement.MARKETING_LIST_COLUMNS, "name", "source_instance")
 
 SCOPES: dict[str, Scope] = {
     "person": Scope(
@@ -259,16 +290,11 @@ RELATIONS: dict[str, Relation] = {
     ),
 }
 
+# The tables each entity and relation reads, from its SQL: an audience depends on them.
 TABLES_READ = {
-    "person": ["profile.person"],
-    "account": ["profile.account"],
-    "person_accounts": ["profile.person_account", "profile.account"],
-    "person_opportunities": ["profile.person_opportunity"],
-    "person_account_opportunities": ["profile.person_account", "profile.opportunity"],
-    "person_events": ["b2b.experience_event", "identity.person"],
-    "person_campaigns": ["b2b.campaign_member", "b2b.campaign", "identity.person"],
-    "person_lists": ["b2b.marketing_list_member", "b2b.marketing_list", "identity.person"],
-    "account_people": ["profile.person_account", "profile.person"],
-    "account_opportunities": ["profile.opportunity"],
-    "account_events": ["b2b.experience_event", "identity.person", "profile.person_account"],
+    **{entity: [table] for entity, table in ENTITY_TABLES.items()},
+    **{
+        name: sorted(f"{schema}.{table}" for schema, table in tables_read(relation.sql()))
+        for name, relation in RELATIONS.items()
+    },
 }
