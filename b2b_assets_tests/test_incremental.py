@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from dagster import AssetKey, AssetSelection
 
 from b2b_assets_tests.conftest import Run, copy_demo, materialize_env, write_csv
 
@@ -57,7 +58,11 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Run, Run, Run, list[
         data / "landing" / "marketo_1" / "activities" / "part-0002.csv",
         [visit("102988", "48212", "2026-11-03T10:15:00Z")],
     )
-    second = materialize_env(data, root / "warehouse.duckdb")
+    # The run the landing sensor starts: the changed raw objects and what reads them.
+    landed = AssetSelection.assets(
+        *(AssetKey(["raw", f"{m}__activities"]) for m in ("marketo_1", "marketo_2"))
+    )
+    second = materialize_env(data, root / "warehouse.duckdb", selection=landed.downstream())
     clean = materialize_env(data, root / "clean.duckdb")
     return first, second, clean, first_audience
 
@@ -70,6 +75,11 @@ def test_new_files_are_appended(runs) -> None:
     assert [Path(f).name for f in raw["files"]] == ["part-0002.csv"]
     built = metadata_of(second, "b2b/experience_event")
     assert (built["build"], built["loads_taken_in"], built["rows_added"]) == ("append", 2, 2)
+    # p3 joins with a visit, p2's re-dated visit: both people are counted again, in place.
+    activity = metadata_of(second, "profile/person_activity")
+    assert (activity["build"], activity["people_recounted"]) == ("in place", 2)
+    assert metadata_of(second, "profile/person")["build"] == "in place"
+    assert metadata_of(first, "profile/person_activity")["build"] == "whole"
 
 
 def test_appended_tables_equal_a_clean_build(runs) -> None:
@@ -78,6 +88,10 @@ def test_appended_tables_equal_a_clean_build(runs) -> None:
     for table in ("raw.marketo_1__activities", "raw.marketo_2__activities"):
         sql = f"SELECT * EXCLUDE (_loaded_at) FROM {table} ORDER BY marketo_guid"
         assert second.query(sql) == clean.query(sql)
+    for table in ("profile.person_activity", "profile.person", "profile.account"):
+        assert second.query(f"SELECT * FROM {table} ORDER BY ALL") == clean.query(
+            f"SELECT * FROM {table} ORDER BY ALL"
+        )
     quarantined = "SELECT object, row_number, reason FROM raw.quarantine ORDER BY ALL"
     assert second.query(quarantined) == clean.query(quarantined)
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import duckdb
 
+from b2b_assets import generations
 from b2b_assets.sql import scalar, table_exists
 
 STATE_DDL = """
@@ -23,6 +24,7 @@ CREATE TABLE IF NOT EXISTS ops.derived_loads (
 )"""
 FULL_BUILD = ""  # the raw_table of the row that marks a table as built from tracked loads
 ADDED = "_added_keys"
+CHANGED = "_changed_values"
 
 
 @dataclass(frozen=True)
@@ -75,11 +77,15 @@ def build_by_load(
     key_column: str,
     parts: Sequence[RawPart],
     empty_select: str,
+    changed_column: str | None = None,
 ) -> dict[str, Any]:
     """Bring `target` (`schema.table`, also its name in `ops.derived_loads`) up to date with its
-    raw parts; returns what was done, as metadata."""
+    raw parts; returns what was done, as metadata. Each build is a generation of `target`
+    (see `b2b_assets.generations`); an appending one records the values of `changed_column`
+    of the rows it replaced and added, so the tables read from it can follow in place."""
     con.execute(STATE_DDL)
     con.execute(f"DROP TABLE IF EXISTS {ADDED}")
+    con.execute(f"DROP TABLE IF EXISTS {CHANGED}")
     schema, table = target.split(".", 1)
     now = {part.raw_table: _loads(con, part.raw_table) for part in parts}
     taken = _taken_in(con, target) if table_exists(con, schema, table) else None
@@ -91,10 +97,13 @@ def build_by_load(
         union = "\nUNION ALL BY NAME\n".join(f"({s})" for s in selects) or empty_select
         con.execute(f"CREATE OR REPLACE TABLE {target} AS {union}")
         _remember(con, target, now, replace=True)
+        generations.record(con, target)
         return {"build": "full", "loads_taken_in": sum(len(v) for v in now.values())}
     assert taken is not None
     new = {name: sorted(loads - taken.get(name, set())) for name, loads in now.items()}
     con.execute(f"CREATE TEMP TABLE {ADDED} AS SELECT {key_column} FROM {target} WHERE FALSE")
+    changed = changed_column or key_column
+    con.execute(f"CREATE TEMP TABLE {CHANGED} AS SELECT {changed} AS v FROM {target} WHERE FALSE")
     for part in parts:
         if not new[part.raw_table]:
             continue
@@ -104,12 +113,18 @@ def build_by_load(
             {"loads": new[part.raw_table], "raw_table": part.raw_table},
         )
         con.execute(
+            f"INSERT INTO {CHANGED} SELECT t.{changed} FROM {target} AS t "
+            f"SEMI JOIN _slice AS s ON t.{key_column} = s.{key_column}"
+        )
+        con.execute(
             f"DELETE FROM {target} AS t USING _slice AS s WHERE t.{key_column} = s.{key_column}"
         )
         con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM _slice")
         con.execute(f"INSERT INTO {ADDED} SELECT {key_column} FROM _slice")
+        con.execute(f"INSERT INTO {CHANGED} SELECT {changed} FROM _slice")
         con.execute("DROP TABLE _slice")
     _remember(con, target, new, replace=False)
+    generations.record(con, target, f"SELECT v FROM {CHANGED}")
     return {
         "build": "append",
         "loads_taken_in": sum(len(v) for v in new.values()),

@@ -171,6 +171,7 @@ def experience_event(config: SourcesConfig) -> TableAsset:
             "event_key",
             parts,
             empty(c.sql_types(EXPERIENCE_EVENT_COLUMNS)),
+            changed_column="person_key",
         )
 
     return TableAsset(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from b2b_assets import columns as c
+from b2b_assets import generations
 from b2b_assets.model.accounts import RELATIONS
 from b2b_assets.profiles.aggregates import flag_list, flags, instance_names, preferred, sorted_set
 from b2b_assets.sources.config import SourcesConfig
-from b2b_assets.tables import TableAsset, table_key
+from b2b_assets.sql import scalar
+from b2b_assets.tables import TableAsset, changed_rows_scope, table_key
 
 
 def _person_account_sql(config: SourcesConfig) -> str:
@@ -132,34 +134,71 @@ def person_traits(config: SourcesConfig) -> TableAsset:
     )
 
 
-PERSON_ACTIVITY_SQL = """
+ACTIVITY_INPUTS = ("b2b.experience_event", "identity.person")
+ACTIVITY_CHANGED = "_activity_changed"  # the people an in-place build recounted
+PEOPLE_CHANGED = "_people_changed"  # the people an in-place build of profile.person updated
+
+
+def _activity_sql(people: str | None = None) -> str:
+    """Each unified person's events up to $as_of: counted per source person, then summed;
+    only for the person ids of the query `people`, if given."""
+    of_people = (
+        f"AND person_key IN (SELECT person_key FROM identity.person WHERE person_id IN ({people}))"
+        if people
+        else ""
+    )
+    return f"""
     SELECT i.person_id, max(e.last_activity_at) AS last_activity_at,
            sum(e.event_count)::BIGINT AS event_count
     FROM (
         SELECT person_key, max(occurred_at) AS last_activity_at, count(*) AS event_count
-        FROM b2b.experience_event WHERE occurred_at <= $as_of GROUP BY person_key
+        FROM b2b.experience_event WHERE occurred_at <= $as_of {of_people} GROUP BY person_key
     ) e
     JOIN identity.person i USING (person_key)
     GROUP BY i.person_id"""
 
 
+PERSON_ACTIVITY_SQL = _activity_sql()
+
+
 def _person_activity_build(con, context):
-    """Each unified person's events up to as-of: counted per source person, then summed."""
+    """Whole, or in place: when only new events arrived since the last build (same people,
+    same as-of), just the people they belong to (before and after) are counted again."""
     as_of = context.resources.settings.as_of_instant()
-    con.execute(
-        f"CREATE OR REPLACE TABLE profile.person_activity AS {PERSON_ACTIVITY_SQL}",
-        {"as_of": as_of},
+    table, setting = "profile.person_activity", as_of.isoformat()
+    con.execute(f"DROP TABLE IF EXISTS {ACTIVITY_CHANGED}")
+    changed = generations.changes_since_built(
+        con, table, "b2b.experience_event", ["identity.person"], setting
     )
-    return {"as_of": as_of.isoformat()}
+    if changed is None:
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS {PERSON_ACTIVITY_SQL}", {"as_of": as_of})
+        generations.record(con, table)
+        people = None
+    else:
+        con.execute(
+            f"""CREATE TEMP TABLE {ACTIVITY_CHANGED} AS
+                SELECT DISTINCT person_id FROM identity.person WHERE person_key IN ({changed})"""
+        )
+        chosen = f"SELECT person_id FROM {ACTIVITY_CHANGED}"
+        con.execute(f"DELETE FROM {table} WHERE person_id IN ({chosen})")
+        con.execute(f"INSERT INTO {table} {_activity_sql(chosen)}", {"as_of": as_of})
+        generations.record(con, table, chosen)
+        people = scalar(con, f"SELECT count(*) FROM {ACTIVITY_CHANGED}")
+    generations.remember_inputs(con, table, ACTIVITY_INPUTS, setting)
+    return {"as_of": setting, "build": "whole" if people is None else "in place"} | (
+        {} if people is None else {"people_recounted": people}
+    )
 
 
 def person_activity() -> TableAsset:
     return TableAsset(
         key=table_key("profile.person_activity"),
-        description="One row per unified person with events: the latest and how many, up to as_of.",
+        description="One row per unified person with events: the latest and how many, up to "
+        "as_of. New events recount only the people they belong to.",
         columns=[PERSON_TRAITS_COLUMNS[0], *ACTIVITY_COLUMNS],
         build=_person_activity_build,
         reads=[PERSON_ACTIVITY_SQL],
+        scope=changed_rows_scope("person_id", ACTIVITY_CHANGED),
         origin=_person_activity_build,
     )
 
@@ -167,13 +206,39 @@ def person_activity() -> TableAsset:
 PERSON_SQL = """
     SELECT t.*, a.last_activity_at, coalesce(a.event_count, 0) AS event_count
     FROM profile.person_traits t LEFT JOIN profile.person_activity a USING (person_id)"""
+PERSON_INPUTS = ("profile.person_activity", "profile.person_traits")
 
 
 def _person_build(con, context):
-    """The person profile: traits and activity side by side. New events rebuild the activity
-    and this join, not the traits."""
-    con.execute(f"CREATE OR REPLACE TABLE profile.person AS {PERSON_SQL}")
-    return {"as_of": context.resources.settings.as_of_instant().isoformat()}
+    """The person profile: traits and activity side by side. When only activity changed since
+    the last build, the changed people's activity is updated in place."""
+    table = "profile.person"
+    con.execute(f"DROP TABLE IF EXISTS {PEOPLE_CHANGED}")
+    changed = generations.changes_since_built(
+        con, table, "profile.person_activity", ["profile.person_traits"]
+    )
+    if changed is None:
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS {PERSON_SQL}")
+        generations.record(con, table)
+        people = None
+    else:
+        con.execute(f"CREATE TEMP TABLE {PEOPLE_CHANGED} AS {changed}")
+        con.execute(
+            f"""UPDATE {table} AS p
+                SET last_activity_at = a.last_activity_at,
+                    event_count = coalesce(a.event_count, 0)
+                FROM (SELECT c.key AS person_id, a.last_activity_at, a.event_count
+                      FROM {PEOPLE_CHANGED} c
+                      LEFT JOIN profile.person_activity a ON a.person_id = c.key) AS a
+                WHERE p.person_id = a.person_id"""
+        )
+        generations.record(con, table, f"SELECT key FROM {PEOPLE_CHANGED}")
+        people = scalar(con, f"SELECT count(*) FROM {PEOPLE_CHANGED}")
+    generations.remember_inputs(con, table, PERSON_INPUTS)
+    return {
+        "as_of": context.resources.settings.as_of_instant().isoformat(),
+        "build": "whole" if people is None else "in place",
+    } | ({} if people is None else {"people_updated": people})
 
 
 def person() -> TableAsset:
@@ -184,5 +249,6 @@ def person() -> TableAsset:
         mostly_keys=True,
         build=_person_build,
         reads=[PERSON_SQL],
+        scope=changed_rows_scope("person_id", PEOPLE_CHANGED, "key"),
         origin=_person_build,
     )
