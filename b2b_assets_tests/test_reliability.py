@@ -49,9 +49,20 @@ VOLATILE = frozenset(
         "load_id",
         "built_at",
         "mtime_ns",
+        "generation",  # which build of a table, and whether whole: a killed run may have
+        "whole",  # committed some tables, and the next run may then append
     }
 )
-LOGS = frozenset({"ops.row_accounting", "ops.audience_history", "ops.activation_log"})
+LOGS = frozenset(
+    {
+        "ops.row_accounting",
+        "ops.audience_history",
+        "ops.activation_log",
+        "ops.generations",
+        "ops.built_from",
+        "ops.changed_keys",
+    }
+)
 CLI_TIMEOUT = 300
 
 Snapshot = dict[str, list[tuple]]
