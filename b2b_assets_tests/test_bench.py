@@ -1,4 +1,4 @@
-"""Smoke test of `python -m b2b_assets.bench`: generate, run the platform and the floor, compare.
+"""Smoke test of `python -m benchmarks.bench`: generate, run the platform and the floor, compare.
 
 Runs the whole graph through the dagster CLI at a tiny scale and, for the lower bounds, on the
 demo data, so it takes about as long as two `dagster asset materialize` runs of the whole graph
@@ -29,7 +29,7 @@ def test_bench_end_to_end_at_a_tiny_scale(tmp_path):
         [
             sys.executable,
             "-m",
-            "b2b_assets.bench",
+            "benchmarks.bench",
             "--scale",
             "0.001",
             "--data",
