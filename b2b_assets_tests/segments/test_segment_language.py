@@ -28,7 +28,7 @@ from b2b_assets.segments.language import (
     parse_segment,
 )
 from b2b_assets.sources.sql_macros import install_macros
-from b2b_assets_tests.segment_reference import reference_matches, reference_members
+from b2b_assets_tests.segments.segment_reference import reference_matches, reference_members
 
 AS_OF = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)  # a Wednesday
 MIDNIGHT = datetime(2026, 11, 18, tzinfo=UTC)  # where dates are exactly N days old

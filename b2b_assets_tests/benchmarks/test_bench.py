@@ -11,15 +11,12 @@ import csv
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import duckdb
 import pytest
 
 from b2b_assets.sources.catalog import snake_case
-from b2b_assets_tests.conftest import copy_demo
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from b2b_assets_tests.conftest import REPO_ROOT, copy_demo
 
 
 @pytest.mark.slow

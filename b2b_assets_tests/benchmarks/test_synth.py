@@ -21,7 +21,7 @@ from benchmarks.synth import generate
 
 SCALE = 0.001
 AS_OF = "2026-11-15T00:00:00Z"
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # ---- the contract's objects (section 3), restated -------------------------------------------------
 # object -> (columns key first, booleans, dates, timestamps, amounts/decimals, integers)
