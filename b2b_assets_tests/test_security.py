@@ -11,7 +11,7 @@
   (test_deltas_converge_over_runs), which check every request body.
 - Configuration values cannot inject SQL: the names that are written into SQL text (source,
   destination and segment names) only accept identifiers, the others are typed or bound as
-  parameters. Segment values and names: test_segment_language.py
+  parameters. Segment values and names: segments/test_segment_injection.py
   (test_injection_in_values_is_only_a_value, test_injection_in_names_is_rejected).
 """
 
