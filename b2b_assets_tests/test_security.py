@@ -4,7 +4,7 @@
   issues) never reach a log line, the Dagster event log or run storage, a warehouse value, or any
   file written under the data folder, the outbox or DAGSTER_HOME, on delivery or on failure.
 - Landing folders named in `sources.yaml` stay in $B2B_DATA_DIR (more cases in
-  test_bad_inputs.py::test_bad_sources_yaml).
+  sources/test_bad_sources_yaml.py::test_bad_sources_yaml).
 - LinkedIn never receives a plain email: see activation/test_destination_clients.py
   (test_linkedin_users_batches_headers_and_membership,
   test_linkedin_refuses_anything_but_a_sha256_hash) and activation/test_activation.py
