@@ -608,7 +608,7 @@ def main(argv: list[str] | None = None) -> int:
     # --- text report
     out = []
     out.append("")
-    out.append(f"== b2b_assets bench: scale {args.scale:g}, {args.format}, seed {args.seed} ==")
+    out.append(f"== bench of b2b_assets: scale {args.scale:g}, {args.format}, seed {args.seed} ==")
     out.append(f"data: {data}" + (f" (generated in {generated_in:.1f} s)" if generated_in else ""))
     out.append(f"      {data_summary(expected, data)}")
     out.append(f"machine: {info['cpu']}; {info.get('memory', 'memory n/a')}")
