@@ -19,6 +19,13 @@ from b2b_assets.resources import DuckDBWarehouse, RunSettings
 from b2b_assets.sources.sql_macros import install_macros
 from b2b_assets.sql import frame as sql_frame
 
+# Helper modules whose functions assert for the tests: their failures are explained as in a test.
+pytest.register_assert_rewrite(
+    "b2b_assets_tests.segments.segment_world",
+    "b2b_assets_tests.sources.bad_input_cases",
+    "b2b_assets_tests.sources.data_problems",
+)
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_DATA = REPO_ROOT / "data"
 

@@ -29,12 +29,12 @@ from dagster import AssetKey, AssetSelection, DagsterInstance, DagsterRunStatus
 from dagster._core.events import DagsterEvent, DagsterEventType
 from dagster._core.test_utils import create_run_for_test
 
-from b2b_assets.bench import materialize_command
 from b2b_assets.recover import main as recover_main
 from b2b_assets.recover import process_alive, recover
 from b2b_assets.settings import INSTANCE_YAML
 from b2b_assets.sources.reader import STAGING_PREFIX
 from b2b_assets_tests.conftest import REPO_ROOT, copy_demo, materialize_env, query
+from benchmarks.bench import materialize_command
 
 AS_OF = "2026-11-15"
 SCHEMAS = ("raw", "b2b", "identity", "profile", "audience", "activation", "ops")

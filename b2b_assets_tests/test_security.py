@@ -4,14 +4,14 @@
   issues) never reach a log line, the Dagster event log or run storage, a warehouse value, or any
   file written under the data folder, the outbox or DAGSTER_HOME, on delivery or on failure.
 - Landing folders named in `sources.yaml` stay in $B2B_DATA_DIR (more cases in
-  test_bad_inputs.py::test_bad_sources_yaml).
-- LinkedIn never receives a plain email: see test_destination_clients.py
+  sources/test_bad_sources_yaml.py::test_bad_sources_yaml).
+- LinkedIn never receives a plain email: see activation/test_destination_clients.py
   (test_linkedin_users_batches_headers_and_membership,
-  test_linkedin_refuses_anything_but_a_sha256_hash) and test_activation.py
+  test_linkedin_refuses_anything_but_a_sha256_hash) and activation/test_activation.py
   (test_deltas_converge_over_runs), which check every request body.
 - Configuration values cannot inject SQL: the names that are written into SQL text (source,
   destination and segment names) only accept identifiers, the others are typed or bound as
-  parameters. Segment values and names: test_segment_language.py
+  parameters. Segment values and names: segments/test_segment_injection.py
   (test_injection_in_values_is_only_a_value, test_injection_in_names_is_rejected).
 """
 

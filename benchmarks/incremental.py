@@ -2,7 +2,7 @@
 
     python benchmarks/incremental.py [--scale 1] [--data DIR] [--fraction 0.01] [--keep]
 
-1. Uses (or generates) the synthetic environment of `python -m b2b_assets.bench --scale S`,
+1. Uses (or generates) the synthetic environment of `python -m benchmarks.bench --scale S`,
    linked file by file into a fresh folder (hard links: the cached data is never changed).
 2. Full refresh: `dagster asset materialize --select '*'` on a fresh warehouse.
 3. Drops one new activities part into Marketo 1's landing folder holding `fraction` of all
@@ -27,7 +27,10 @@ from pathlib import Path
 
 import duckdb
 
-from b2b_assets.bench import (
+if not __package__:  # run as a file (`python benchmarks/incremental.py`): import from the root
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.bench import (  # noqa: E402
     cache_folder,
     ensure_data,
     loadavg,

@@ -57,8 +57,12 @@ from pathlib import Path
 import duckdb
 
 from b2b_assets.activation.outbox import outbox_adds
-from b2b_assets.bench import materialize_command
 from b2b_assets.settings import INSTANCE_YAML
+
+if not __package__:  # run as a file (`python benchmarks/latency.py`): import from the root
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.bench import materialize_command  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_DATA = REPO / "data"

@@ -10,7 +10,7 @@ limit from B2B_MEMORY_LIMIT, threads, insertion order not kept). Nothing else: n
 quarantine, deduplication, checks or Dagster. Prints the objects, rows and seconds.
 
 Whatever the platform does besides copying its input costs more than this; `python -m
-b2b_assets.bench --lower-bounds` sets the figure beside the floor.
+benchmarks.bench --lower-bounds` sets the figure beside the floor.
 """
 
 from __future__ import annotations

@@ -50,9 +50,9 @@ import duckdb
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from b2b_assets.bench import materialize_command  # noqa: E402
 from b2b_assets.settings import INSTANCE_YAML  # noqa: E402
 from b2b_assets.sources.catalog import OBJECTS_BY_TYPE, ObjectSpec, normalize_column_name  # noqa: E402
+from benchmarks.bench import materialize_command  # noqa: E402
 
 DEMO = REPO_ROOT / "data"
 AS_OF = "2026-11-15T00:00:00Z"

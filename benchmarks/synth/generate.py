@@ -173,7 +173,7 @@ def generate(
 
     members = sorted(set(planter.members))
     expected = {
-        "generator": "b2b_assets.synth",
+        "generator": "benchmarks.synth",
         "scale": scale,
         "seed": seed,
         "as_of": format_ts(as_of_dt),

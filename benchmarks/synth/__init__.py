@@ -1,4 +1,4 @@
-"""Synthetic B2B environments in the data contract's format (`python -m b2b_assets.synth`).
+"""Synthetic B2B environments in the data contract's format (`python -m benchmarks.synth`).
 
 See `generate.generate` for the entry point and `plant.py` for the planted seed-segment cases.
 """

@@ -1,4 +1,4 @@
-"""Smoke test of `python -m b2b_assets.bench`: generate, run the platform and the floor, compare.
+"""Smoke test of `python -m benchmarks.bench`: generate, run the platform and the floor, compare.
 
 Runs the whole graph through the dagster CLI at a tiny scale and, for the lower bounds, on the
 demo data, so it takes about as long as two `dagster asset materialize` runs of the whole graph
@@ -11,15 +11,12 @@ import csv
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import duckdb
 import pytest
 
 from b2b_assets.sources.catalog import snake_case
-from b2b_assets_tests.conftest import copy_demo
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from b2b_assets_tests.conftest import REPO_ROOT, copy_demo
 
 
 @pytest.mark.slow
@@ -29,7 +26,7 @@ def test_bench_end_to_end_at_a_tiny_scale(tmp_path):
         [
             sys.executable,
             "-m",
-            "b2b_assets.bench",
+            "benchmarks.bench",
             "--scale",
             "0.001",
             "--data",

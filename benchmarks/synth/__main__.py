@@ -1,4 +1,4 @@
-"""`python -m b2b_assets.synth --scale S --out DIR [--seed N] [--bad-rows F] [--format csv|parquet]
+"""`python -m benchmarks.synth --scale S --out DIR [--seed N] [--bad-rows F] [--format csv|parquet]
 [--as-of 2026-11-15T00:00:00Z]`"""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from .generate import DEFAULT_AS_OF, generate
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m b2b_assets.synth",
+        prog="python -m benchmarks.synth",
         description="Generate a synthetic environment (sources.yaml, fx_rates.csv, segments/, "
         "landing/, expected.json). Scale 1 is about 100k companies, 1M people and 10M activities.",
     )

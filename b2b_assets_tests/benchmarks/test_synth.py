@@ -1,4 +1,4 @@
-"""The synthetic environment generator (`python -m b2b_assets.synth`).
+"""The synthetic environment generator (`python -m benchmarks.synth`).
 
 The seed audience written in expected.json is checked against an independent evaluation of the
 segment's meaning (contract section 4) in DuckDB SQL over the generated files; the file layout and
@@ -17,11 +17,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from b2b_assets.synth import generate
+from benchmarks.synth import generate
 
 SCALE = 0.001
 AS_OF = "2026-11-15T00:00:00Z"
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # ---- the contract's objects (section 3), restated -------------------------------------------------
 # object -> (columns key first, booleans, dates, timestamps, amounts/decimals, integers)
@@ -234,7 +234,7 @@ SF_REFERENCE_COLUMNS = {"Id", "AccountId", "ContactId", "OpportunityId", "Campai
 # ---- helpers ------------------------------------------------------------------------------------
 def run_synth(out: Path, *extra: str, scale: float = SCALE) -> dict:
     argv = ["--scale", str(scale), "--out", str(out), "--quiet", *extra]
-    from b2b_assets.synth.__main__ import main
+    from benchmarks.synth.__main__ import main
 
     assert main(argv) == 0
     return json.loads((out / "expected.json").read_text())
@@ -658,7 +658,7 @@ def test_bad_row_counts(with_bad_rows):
 def test_cli_entry_point(tmp_path):
     out = tmp_path / "cli"
     result = subprocess.run(
-        [sys.executable, "-m", "b2b_assets.synth", "--scale", "0.0005", "--out", str(out)],
+        [sys.executable, "-m", "benchmarks.synth", "--scale", "0.0005", "--out", str(out)],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -673,9 +673,9 @@ def test_cli_entry_point(tmp_path):
 def test_background_lead_ids_never_take_a_planted_or_unknown_lead_id():
     """Above scale 1 there are more background leads than ids below the planted ones: they
     continue past every planted and unknown lead id (scale 10 has about 7.6M per instance)."""
-    from b2b_assets.synth.activities import UNKNOWN_LEAD_BASE as BACKGROUND_UNKNOWN
-    from b2b_assets.synth.plant import PAIRED_LEAD_BASE, PLANTED_LEAD_BASE, UNKNOWN_LEAD_BASE
-    from b2b_assets.synth.world import background_lead_ids
+    from benchmarks.synth.activities import UNKNOWN_LEAD_BASE as BACKGROUND_UNKNOWN
+    from benchmarks.synth.plant import PAIRED_LEAD_BASE, PLANTED_LEAD_BASE, UNKNOWN_LEAD_BASE
+    from benchmarks.synth.world import background_lead_ids
 
     ids = background_lead_ids(7_700_000)
     assert ids.n_unique() == ids.len() == 7_700_000

@@ -1,9 +1,9 @@
 """Benchmark the platform against the hand-written DuckDB floor and plain pandas.
 
-    python -m b2b_assets.bench --scale S [--data DIR] [--seed N] [--format csv|parquet]
+    python -m benchmarks.bench --scale S [--data DIR] [--seed N] [--format csv|parquet]
                                [--skip-pandas] [--lower-bounds] [--keep] [--markdown FILE]
 
-1. Generates a synthetic environment (`python -m b2b_assets.synth`) in a cache folder (default
+1. Generates a synthetic environment (`python -m benchmarks.synth`) in a cache folder (default
    /tmp/b2b_bench/scale-<S>), unless the folder already holds a matching expected.json.
 2. Measures, each as its own subprocess, wall time and peak memory of
    - the platform, run as users run it: `dagster asset materialize -m b2b_assets.definitions
@@ -182,7 +182,7 @@ def matching_expected(data: Path, scale: float, seed: int, fmt: str) -> dict | N
     except ValueError:
         return None
     same = (
-        expected.get("generator") == "b2b_assets.synth"
+        expected.get("generator") == "benchmarks.synth"
         and abs(float(expected.get("scale", -1)) - scale) < 1e-12
         and expected.get("seed") == seed
         and expected.get("format") == fmt
@@ -203,7 +203,7 @@ def ensure_data(data: Path, scale: float, seed: int, fmt: str) -> tuple[dict, fl
         [
             sys.executable,
             "-m",
-            "b2b_assets.synth",
+            "benchmarks.synth",
             "--scale",
             repr(scale),
             "--out",
@@ -519,7 +519,7 @@ def data_summary(expected: dict, data: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
-        prog="python -m b2b_assets.bench",
+        prog="python -m benchmarks.bench",
         description="Benchmark the platform (dagster CLI) against the DuckDB floor and pandas.",
     )
     ap.add_argument("--scale", type=float, required=True, help="synthetic scale (1 = full size)")
@@ -608,7 +608,7 @@ def main(argv: list[str] | None = None) -> int:
     # --- text report
     out = []
     out.append("")
-    out.append(f"== b2b_assets bench: scale {args.scale:g}, {args.format}, seed {args.seed} ==")
+    out.append(f"== bench of b2b_assets: scale {args.scale:g}, {args.format}, seed {args.seed} ==")
     out.append(f"data: {data}" + (f" (generated in {generated_in:.1f} s)" if generated_in else ""))
     out.append(f"      {data_summary(expected, data)}")
     out.append(f"machine: {info['cpu']}; {info.get('memory', 'memory n/a')}")
