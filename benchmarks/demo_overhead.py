@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """What the demo graph costs against a one-asset Dagster project, round by round in one run.
 
-    python benchmarks/demo_overhead.py [--rounds 5] [--keep]
+    python benchmarks/demo_overhead.py [--rounds 5] [--keep] [--dagster-yaml FILE]
 
 Each round runs two subprocesses with the same Python and the same command,
 `dagster asset materialize -m MODULE --select '*'`:
@@ -11,9 +11,10 @@ Each round runs two subprocesses with the same Python and the same command,
   one asset that writes one row into a DuckDB file, run by the in-process executor as the
   demo's steps are.
 
-Both get the same treatment: a fresh DAGSTER_HOME holding the repository's scripts/dagster.yaml,
-their own warehouse and outbox, the same B2B_* variables. The order alternates (the demo first
-in odd rounds, the one-asset project first in even ones), so a noisy machine weighs on both.
+Both get the same treatment: a fresh DAGSTER_HOME holding the repository's scripts/dagster.yaml
+(or --dagster-yaml, to compare instance settings), their own warehouse and outbox, the same
+B2B_* variables. The order alternates (the demo first in odd rounds, the one-asset project
+first in even ones), so a noisy machine weighs on both.
 
 Prints, per round and run, wall time, CPU time and peak RSS of the process, and from the run's
 event log in its DAGSTER_HOME: start-up (process start to RUN_START: imports, loading the
@@ -91,11 +92,11 @@ def write_one_asset_project(folder: Path) -> Path:
     return folder
 
 
-def run_environment(run_dir: Path) -> dict[str, str]:
-    """A fresh DAGSTER_HOME (the repository's dagster.yaml), warehouse and outbox in `run_dir`."""
+def run_environment(run_dir: Path, instance_yaml: Path) -> dict[str, str]:
+    """A fresh DAGSTER_HOME (with `instance_yaml`), warehouse and outbox in `run_dir`."""
     home = run_dir / "dagster_home"
     home.mkdir(parents=True)
-    shutil.copy(INSTANCE_YAML, home / "dagster.yaml")
+    shutil.copy(instance_yaml, home / "dagster.yaml")
     return {
         **os.environ,
         "B2B_DATA_DIR": str(DEMO_DATA),
@@ -111,10 +112,12 @@ def materialize(module: str, workdir: Path) -> list[str]:
     return [*dagster_command(), "asset", "materialize", "-m", module, "-d", str(workdir)]
 
 
-def timed_run(name: str, cmd: list[str], cwd: Path, run_dir: Path) -> RunFigures:
+def timed_run(
+    name: str, cmd: list[str], cwd: Path, run_dir: Path, instance_yaml: Path
+) -> RunFigures:
     """Run `cmd` with its own environment in `run_dir`; wall, CPU and peak RSS of the process,
     and the parts of its run from the event log."""
-    env = run_environment(run_dir)
+    env = run_environment(run_dir, instance_yaml)
     stdout, stderr = run_dir / "stdout.log", run_dir / "stderr.log"
     with stdout.open("wb") as out, stderr.open("wb") as err:
         spawned = time.time()
@@ -166,7 +169,7 @@ def event_count(home: Path) -> int:
         return len(instance.all_logs(runs[0].run_id)) if runs else 0
 
 
-def one_round(number: int, root: Path, project: Path) -> dict[str, RunFigures]:
+def one_round(number: int, root: Path, project: Path, instance_yaml: Path) -> dict[str, RunFigures]:
     """Both runs of round `number`, the demo first in odd rounds."""
     order = RUNS if number % 2 else tuple(reversed(RUNS))
     commands = {
@@ -176,7 +179,8 @@ def one_round(number: int, root: Path, project: Path) -> dict[str, RunFigures]:
     results = {}
     for name in order:
         cmd, cwd = commands[name]
-        results[name] = timed_run(name, cmd, cwd, root / f"round-{number}" / name)
+        run_dir = root / f"round-{number}" / name
+        results[name] = timed_run(name, cmd, cwd, run_dir, instance_yaml)
     return results
 
 
@@ -257,19 +261,25 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=5, help="rounds of both runs (default 5)")
     ap.add_argument("--keep", action="store_true", help="keep the runs' folders and logs")
+    ap.add_argument(
+        "--dagster-yaml",
+        type=Path,
+        default=INSTANCE_YAML,
+        help="instance settings of both runs (default scripts/dagster.yaml)",
+    )
     args = ap.parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="demobench-"))
     project = write_one_asset_project(root / "one_asset_project")
     print(
         f"python {sys.version.split()[0]} ({sys.executable}), {os.cpu_count()} CPUs, "
-        f"load {os.getloadavg()[0]:.2f}; runs in {root}",
+        f"load {os.getloadavg()[0]:.2f}; instance settings {args.dagster_yaml}; runs in {root}",
         flush=True,
     )
     rounds: list[dict[str, RunFigures]] = []
     failed: list[str] = []
     try:
         for number in range(1, args.rounds + 1):
-            results = one_round(number, root, project)
+            results = one_round(number, root, project, args.dagster_yaml)
             rounds.append(results)
             print(round_table(number, results) + "\n", flush=True)
             failed += failures(results)
