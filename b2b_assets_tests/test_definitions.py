@@ -132,7 +132,6 @@ def checked_graph(state: dict) -> list[dagster.AssetsDefinition]:
             TableAsset(
                 key=DOWNSTREAM,
                 description="copies the upstream table",
-                deps=[UPSTREAM],
                 schema=table_schema("b2b.test_downstream"),
                 select="SELECT * FROM b2b.test_upstream",
             )
