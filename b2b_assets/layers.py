@@ -66,8 +66,12 @@ def code_reference(definition: Any) -> dict[str, CodeReferencesMetadataValue]:
     if isinstance(definition, Path):
         path, line = definition, 1
     else:
-        path = Path(inspect.getsourcefile(definition) or "")
-        line = inspect.getsourcelines(definition)[1]
+        function = inspect.unwrap(definition)
+        path = Path(inspect.getsourcefile(function) or "")
+        # The line `inspect.getsourcelines` gives (the first decorator's, if any), read from
+        # the code object instead of tokenizing the file once per asset at every load.
+        code = getattr(function, "__code__", None)
+        line = code.co_firstlineno if code is not None else inspect.getsourcelines(function)[1]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", BetaWarning)
         reference = LocalFileCodeReference(file_path=str(path.resolve()), line_number=line)

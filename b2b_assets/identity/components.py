@@ -8,8 +8,6 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 import pyarrow as pa
-from scipy.sparse import coo_array
-from scipy.sparse.csgraph import connected_components
 
 RESULT = "_cc_result"
 _TEMPS = ("_cc_nodes",)
@@ -24,6 +22,12 @@ def find_components(con: duckdb.DuckDBPyConnection, nodes_sql: str, edges_sql: s
     `nodes_sql` selects `node`, unique, and any columns to carry along; `edges_sql` selects
     `left_key, right_key` (links to anything that is not a node are ignored).
     """
+    # SciPy is imported here, not with the module: loading the definitions (every run, the
+    # code server, every sensor tick's reload) would pay for it (about 0.15 s) even when no
+    # identity table is built.
+    from scipy.sparse import coo_array
+    from scipy.sparse.csgraph import connected_components
+
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _cc_nodes AS
             SELECT *, (row_number() OVER () - 1)::INTEGER AS _cc_id
