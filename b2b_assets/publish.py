@@ -108,10 +108,6 @@ def publish_on(
     finally:
         if cleanup is not None:
             cleanup(con)
-    log.debug(
-        f"{key.to_user_string()}: built in {built - started:.2f}s, "
-        f"validated in {validated - built:.2f}s"
-    )
     metadata: dict[str, Any] = {
         "dagster/row_count": rows,
         "build_seconds": round(built - started, 3),

@@ -185,7 +185,6 @@ def build_activation_asset(
         deliver(warehouse.connect, transport, destination, segment, adds, report, context.run_id)
         closing = transport.close()
         numbers = report.metadata()
-        context.log.debug(f"{destination.name}: {numbers}")
         context.log.info(
             f"{segment} -> {destination.name}: +{numbers['adds']} -{numbers['removes']}, "
             f"{numbers['unchanged']} unchanged, {numbers['no_consent']} without consent, "

@@ -98,7 +98,6 @@ def build_audience_asset(
             raise error or SegmentError(file, "", "cannot be read")
         as_of = settings.as_of_instant()
         compiled = SegmentCompiler(segments, as_of).compile(segment)
-        context.log.debug(f"compiled {file.name}:\n{compiled.sql}")
 
         def build(con):
             changes = record_changes(

@@ -144,10 +144,6 @@ def raw_member(
 
         def build(con):
             result = publish_object(con, spec, staged["ctx"], staged["result"])
-            context.log.debug(
-                f"{label}: read {result.rows_read}, kept {result.rows_kept}, "
-                f"quarantined {result.rows_quarantined}"
-            )
             problems = describe_problems(result, label)
             if problems:
                 context.log.warning(problems)

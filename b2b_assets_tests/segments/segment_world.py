@@ -26,7 +26,7 @@ INJECTION = "O'Brien'; DROP TABLE profile.person; --"
 
 
 # --------------------------------------------------------------------------------------------
-# The warehouse tables the compiled SQL reads (columns as in b2b_assets/checks/*_schemas.py)
+# The warehouse tables the compiled SQL reads (columns as declared beside each table's query)
 # --------------------------------------------------------------------------------------------
 
 TL = "VARCHAR[]"
