@@ -46,6 +46,11 @@ from b2b_assets.sources.landing_names import FINGERPRINT, fingerprint, scan_land
 from b2b_assets.sources.reader import raw_table_name
 
 SETTLE_SECONDS = float(os.environ.get("B2B_SETTLE_SECONDS", "1.0"))
+# The daemon starts a sensor's tick about every 5 s. A file sensor keeps watching for most of
+# that time (a scan every POLL_SECONDS), so a drop is seen about when it settles, not on the
+# next tick. B2B_SENSOR_WATCH_SECONDS=0 looks once per tick.
+WATCH_SECONDS_DEFAULT = 4.0
+POLL_SECONDS = 0.25
 DOWNSTREAM = AutomationCondition.eager()
 # The daemon evaluates sensors in a loop of about 5 s; 1 s lets the file sensors tick on every loop.
 LANDING_INTERVAL_SECONDS = 1
@@ -161,6 +166,25 @@ def watch_files(
     )
 
 
+def watch_seconds() -> float:
+    return float(os.environ.get("B2B_SENSOR_WATCH_SECONDS", WATCH_SECONDS_DEFAULT))
+
+
+def keep_watching(
+    context: SensorEvaluationContext, tick: Callable[[], RunRequest | SkipReason]
+) -> RunRequest | SkipReason:
+    """Run `tick` until it asks for a run, changes the cursor, or the watch time is over."""
+    deadline = time.monotonic() + watch_seconds()
+    cursor = context.cursor
+    while True:
+        result = tick()
+        if isinstance(result, RunRequest) or context.cursor != cursor:
+            return result
+        if time.monotonic() + POLL_SECONDS > deadline:
+            return result
+        time.sleep(POLL_SECONDS)
+
+
 def landing_sensor(source: SourceInstance, folder: Path) -> SensorDefinition:
     """Launch the source's raw assets for the objects whose files changed since the last tick, and
     everything downstream of them."""
@@ -184,8 +208,11 @@ def landing_sensor(source: SourceInstance, folder: Path) -> SensorDefinition:
         default_status=DefaultSensorStatus.RUNNING,
     )
     def _landing(context: SensorEvaluationContext):
-        current = scan_landing(folder, [spec.name for spec in specs])
-        return watch_files(context, source.name, current, selection, str(folder))
+        def tick() -> RunRequest | SkipReason:
+            current = scan_landing(folder, [spec.name for spec in specs])
+            return watch_files(context, source.name, current, selection, str(folder))
+
+        return keep_watching(context, tick)
 
     return _landing
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,10 @@ import pytest
 import yaml
 
 from b2b_assets.resources import DuckDBWarehouse, RunSettings
+
+# A file sensor evaluated here looks once per tick (see b2b_assets.automation.keep_watching);
+# the tests of watching set their own time.
+os.environ.setdefault("B2B_SENSOR_WATCH_SECONDS", "0")
 from b2b_assets.sources.sql_macros import install_macros
 from b2b_assets.sql import frame as sql_frame
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -261,6 +262,26 @@ def test_file_younger_than_the_settle_time_is_deferred(marketo):
     settle(young)
     assert selected(ticker.run()) == {"raw/mk__activities"}
     ticker.skip()
+
+
+def test_a_tick_keeps_watching_until_a_drop_settles(marketo, monkeypatch):
+    """Within one tick the sensor looks again until a file lands and settles, so a drop is
+    not left for the daemon's next tick."""
+    folder, ticker = marketo
+    monkeypatch.setattr(automation, "SETTLE_SECONDS", 0.3)
+    monkeypatch.setenv("B2B_SENSOR_WATCH_SECONDS", "5")
+    timer = threading.Timer(0.5, lambda: put(folder / "leads.csv", LEADS, age=None))
+    timer.start()
+    started = time.monotonic()
+    try:
+        assert selected(ticker.run()) == {"raw/mk__leads"}
+    finally:
+        timer.join()
+    assert 0.8 <= time.monotonic() - started < 4.5
+    monkeypatch.setenv("B2B_SENSOR_WATCH_SECONDS", "0.6")
+    started = time.monotonic()
+    assert "no new extracts" in ticker.skip().skip_message  # nothing new: the tick ends
+    assert 0.3 <= time.monotonic() - started < 3
 
 
 def test_known_file_being_rewritten_waits_for_its_final_state(marketo):
