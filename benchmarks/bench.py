@@ -406,6 +406,7 @@ def run_breakdown(home: Path) -> dict:
     checks: dict[str, list[str]] = {}
     build: dict[str, float] = {}
     validation: dict[str, float] = {}
+    asset_seconds: dict[str, float] = {}  # asset -> its build and check (a step builds several)
     run_start = run_end = None
     for entry in records:
         kind = entry.dagster_event.event_type
@@ -437,6 +438,7 @@ def run_breakdown(home: Path) -> dict:
                 build[step] = build.get(step, 0.0) + b
             if v is not None:
                 validation[step] = validation.get(step, 0.0) + v
+            asset_seconds[mat.asset_key.to_user_string()] = (b or 0.0) + (v or 0.0)
     steps = []
     for key, started in starts.items():
         ended, st = ends.get(key, (None, "not finished"))
@@ -451,7 +453,13 @@ def run_breakdown(home: Path) -> dict:
             )
         )
     steps.sort(key=lambda s: -(s.seconds if s.seconds == s.seconds else -1))
-    return {"steps": steps, "run_start": run_start, "run_end": run_end, "status": status}
+    return {
+        "steps": steps,
+        "assets": asset_seconds,
+        "run_start": run_start,
+        "run_end": run_end,
+        "status": status,
+    }
 
 
 def _breakdown_or_error(home: Path) -> dict:

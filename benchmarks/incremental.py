@@ -83,11 +83,11 @@ def drop_new_events(landing: Path, instance: str, fraction: float, as_of: str) -
 
 
 def event_stage_seconds(breakdown: dict) -> float:
-    """Step time of the event assets (raw activities and b2b.experience_event)."""
+    """Build and check time of the event assets (raw activities and b2b.experience_event)."""
     return sum(
-        step.seconds
-        for step in breakdown["steps"]
-        if any(step.key.endswith(name) for name in EVENT_STAGE)
+        seconds
+        for asset, seconds in breakdown.get("assets", {}).items()
+        if any(asset.endswith(name) for name in EVENT_STAGE)
     )
 
 
