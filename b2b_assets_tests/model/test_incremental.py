@@ -79,6 +79,7 @@ def test_new_files_are_appended(runs) -> None:
     activity = metadata_of(second, "profile/person_activity")
     assert (activity["build"], activity["people_recounted"]) == ("in place", 2)
     assert metadata_of(second, "profile/person")["build"] == "in place"
+    assert metadata_of(second, "profile/account")["build"] == "in place"
     assert metadata_of(first, "profile/person_activity")["build"] == "whole"
 
 

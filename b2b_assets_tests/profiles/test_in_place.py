@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from b2b_assets import generations
 from b2b_assets.model.engagement import experience_event
-from b2b_assets.profiles import people
+from b2b_assets.profiles import accounts, people
 from b2b_assets.resources import RunSettings
 from b2b_assets.sources.config import load_sources
 from b2b_assets.sources.sql_macros import install_macros
@@ -60,6 +60,8 @@ def _build(con: duckdb.DuckDBPyConnection, events, context) -> dict:
     events.run(con, context)
     activity = people._person_activity_build(con, context)
     person = people._person_build(con, context)
+    account = accounts._account_build(con, context)
+    assert account["build"] == person["build"]
     return {"activity": activity["build"], "person": person["build"]}
 
 
@@ -102,6 +104,10 @@ def test_in_place_builds_equal_a_whole_build(built, tmp_path_factory, drops) -> 
         assert in_place["person_activity"] == _rows(con, "SELECT * FROM whole_activity")
         whole_person = people.PERSON_SQL.replace("profile.person_activity", "whole_activity")
         assert in_place["person"] == _rows(con, whole_person)
+        con.execute(f"CREATE TEMP TABLE whole_person AS {whole_person}")
+        whole_account = accounts.ACCOUNT_SQL.replace("profile.person p", "whole_person p")
+        assert "whole_person p" in whole_account
+        assert _rows(con, "SELECT * FROM profile.account") == _rows(con, whole_account)
 
 
 def test_another_as_of_or_new_people_rebuild_whole(built, tmp_path) -> None:
