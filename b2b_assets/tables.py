@@ -21,7 +21,6 @@ from b2b_assets.checks.pandera_checks import column_schema, schema_check_spec
 from b2b_assets.columns import Column, table_schema
 from b2b_assets.layers import POOL, LayerMember, build_layer_asset, code_reference
 from b2b_assets.publish import publish_on, table_name
-from b2b_assets.sql import table_exists
 from b2b_assets.sql_deps import asset_deps
 
 __all__ = ["POOL", "DOWNSTREAM", "TableAsset", "build_table_layer", "table_key"]
@@ -80,18 +79,6 @@ class TableAsset:
         if generations.current(con, name) == before:
             generations.record(con, name)
         return result
-
-
-def changed_rows_scope(column: str, temp_table: str, temp_column: str | None = None):
-    """The validation scope of a build in place: the rows whose `column` is in `temp_table`
-    (None when the build was whole and is checked whole)."""
-
-    def scope(con: duckdb.DuckDBPyConnection) -> str | None:
-        if not table_exists(con, "temp", temp_table):
-            return None
-        return f"{column} IN (SELECT {temp_column or column} FROM {temp_table})"
-
-    return scope
 
 
 def write_keys_plainly(con: duckdb.DuckDBPyConnection) -> None:

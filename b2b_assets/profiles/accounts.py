@@ -5,7 +5,7 @@ from __future__ import annotations
 from b2b_assets import columns as c
 from b2b_assets import generations
 from b2b_assets.profiles.aggregates import preferred, sorted_set
-from b2b_assets.tables import TableAsset, changed_rows_scope, table_key
+from b2b_assets.tables import TableAsset, table_key
 
 ACCOUNT_SQL = f"""
         WITH records AS (
@@ -154,6 +154,5 @@ def account() -> TableAsset:
         columns=ACCOUNT_COLUMNS,
         build=_account_build,
         reads=[ACCOUNT_SQL],
-        scope=changed_rows_scope("account_id", ACCOUNTS_CHANGED),
         origin=_account_build,
     )

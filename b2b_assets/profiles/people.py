@@ -8,7 +8,7 @@ from b2b_assets.model.accounts import RELATIONS
 from b2b_assets.profiles.aggregates import flag_list, flags, instance_names, preferred, sorted_set
 from b2b_assets.sources.config import SourcesConfig
 from b2b_assets.sql import scalar
-from b2b_assets.tables import TableAsset, changed_rows_scope, table_key
+from b2b_assets.tables import TableAsset, table_key
 
 
 def _person_account_sql(config: SourcesConfig) -> str:
@@ -198,7 +198,6 @@ def person_activity() -> TableAsset:
         columns=[PERSON_TRAITS_COLUMNS[0], *ACTIVITY_COLUMNS],
         build=_person_activity_build,
         reads=[PERSON_ACTIVITY_SQL],
-        scope=changed_rows_scope("person_id", ACTIVITY_CHANGED),
         origin=_person_activity_build,
     )
 
@@ -249,6 +248,5 @@ def person() -> TableAsset:
         mostly_keys=True,
         build=_person_build,
         reads=[PERSON_SQL],
-        scope=changed_rows_scope("person_id", PEOPLE_CHANGED, "key"),
         origin=_person_build,
     )
