@@ -291,9 +291,31 @@ def _problem_exprs(spec: ObjectSpec) -> list[tuple[str, str]]:
 
 
 def _stage_statement(spec: ObjectSpec, staging: str, clean: str) -> str:
-    """The INSERT of one file's rows into the staging table: the typed values, and for a row
-    with problems, the list of them and the row as read. Each typed value is computed once and
-    the list is only built for the rows that have a problem."""
+    """The INSERT of one file's rows into the staging table (see `_typed_select`)."""
+    return f"INSERT INTO {staging}\n{_typed_select(spec, clean)}"
+
+
+def staged_rows_select(
+    spec: ObjectSpec,
+    positions: dict[str, int],
+    header: list[str],
+    parquet: bool,
+    ctx: ReadContext,
+    scan: str,
+) -> str:
+    """The SELECT of one file's rows as the staging table holds them: the object's typed
+    columns, `_source_instance`, `_file_name`, `_row_number`, `_loaded_at`, and for a row with
+    problems `_problems` and `_record`. `scan` is a relation with the file's columns (`c0`,
+    `c1`, ... for CSV, the file's own names for Parquet) and `_row_number`; `positions` comes
+    from `map_columns`. Parameters: `$instance`, `$file_name`, `$loaded_at`, and `$currencies`
+    or `$instances` when the object's rules use them."""
+    return _typed_select(spec, _select_clean(spec, positions, header, parquet, ctx, scan))
+
+
+def _typed_select(spec: ObjectSpec, clean: str) -> str:
+    """The typed values of the cleaned rows, and for a row with problems, the list of them and
+    the row as read. Each typed value is computed once and the list is only built for the rows
+    that have a problem."""
     typed = ", ".join(
         f'{_typed_expr(column, _cleaned_ref(column))} AS "_typed_{column.field}"'
         for column in spec.columns
@@ -305,13 +327,14 @@ def _stage_statement(spec: ObjectSpec, staging: str, clean: str) -> str:
         f"CASE WHEN {condition} THEN {message} END" for condition, message in problems
     )
     record = ", ".join(f"'{column.field}': c.\"{column.field}\"" for column in spec.columns)
-    values = ", ".join(_typed_ref(column) for column in spec.columns)
+    values = ", ".join(f'{_typed_ref(column)} AS "{column.field}"' for column in spec.columns)
     with_typed = f"(SELECT c.*{', ' + typed if typed else ''} FROM {clean} AS c)"
     return f"""
-        INSERT INTO {staging}
-        SELECT {values}, $instance, $file_name, c._row_number, $loaded_at,
-               CASE WHEN c._bad THEN list_filter([{listed}], lambda p: p IS NOT NULL) END,
-               CASE WHEN c._bad THEN to_json({{{record}}})::VARCHAR END
+        SELECT {values}, $instance AS _source_instance, $file_name AS _file_name,
+               c._row_number AS _row_number, $loaded_at AS _loaded_at,
+               CASE WHEN c._bad THEN list_filter([{listed}], lambda p: p IS NOT NULL) END
+                   AS _problems,
+               CASE WHEN c._bad THEN to_json({{{record}}})::VARCHAR END AS _record
         FROM (SELECT c.*, coalesce({any_problem}, FALSE) AS _bad FROM {with_typed} AS c) AS c"""
 
 
