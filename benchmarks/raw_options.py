@@ -5,7 +5,7 @@
                                              [--keep] [--markdown FILE]
 
 ENV_DIR is an environment folder (sources.yaml, fx_rates.csv, landing/), e.g. one written by
-`python -m b2b_assets.synth`. Each round runs every measurement below in a process of its own,
+`python -m benchmarks.synth`. Each round runs every measurement below in a process of its own,
 one after the other, in an order rotated from round to round. A process's wall time and peak
 RSS (getrusage: the largest process) are recorded, and every time is divided by the floor's
 time of the same round; the report gives the median over the rounds.
@@ -66,14 +66,9 @@ from pathlib import Path
 
 import duckdb
 
-from b2b_assets.bench import (
-    Measurement,
-    materialize_command,
-    measure,
-    ratio,
-    run_breakdown,
-    run_environment,
-)
+if not __package__:  # run as a file (`python benchmarks/raw_options.py`): import from the root
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from b2b_assets.settings import load_settings
 from b2b_assets.sources.catalog import FX_RATES, OBJECTS_BY_TYPE, Column, ObjectSpec
 from b2b_assets.sources.config import SourcesConfig, landing_dir, load_sources
@@ -94,6 +89,14 @@ from b2b_assets.sources.reader import (
 )
 from b2b_assets.sources.sql_macros import install_macros
 from b2b_assets.sql import literal, scalar
+from benchmarks.bench import (  # noqa: E402
+    Measurement,
+    materialize_command,
+    measure,
+    ratio,
+    run_breakdown,
+    run_environment,
+)
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_AS_OF = "2026-11-15T00:00:00Z"
