@@ -46,10 +46,11 @@ from b2b_assets.sources.landing_names import FINGERPRINT, fingerprint, scan_land
 from b2b_assets.sources.reader import raw_table_name
 
 SETTLE_SECONDS = float(os.environ.get("B2B_SETTLE_SECONDS", "1.0"))
-# The daemon starts a sensor's tick about every 5 s. A file sensor keeps watching for most of
-# that time (a scan every POLL_SECONDS), so a drop is seen about when it settles, not on the
-# next tick. B2B_SENSOR_WATCH_SECONDS=0 looks once per tick.
-WATCH_SECONDS_DEFAULT = 4.0
+# The daemon starts a sensor's tick about every 5 s. A file sensor keeps watching for half of
+# that time (a scan every POLL_SECONDS), so a drop is mostly seen when it settles, not on the
+# next tick; the other half leaves the code server's threads to the UI and run launches.
+# B2B_SENSOR_WATCH_SECONDS=0 looks once per tick.
+WATCH_SECONDS_DEFAULT = 2.5
 POLL_SECONDS = 0.25
 DOWNSTREAM = AutomationCondition.eager()
 # The daemon evaluates sensors in a loop of about 5 s; 1 s lets the file sensors tick on every loop.
