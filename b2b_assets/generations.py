@@ -13,7 +13,8 @@ trace.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import duckdb
 
@@ -32,13 +33,13 @@ STATE_DDL = (
 
 
 def ensure_state(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the bookkeeping tables (once per table build, before anything here is asked)."""
     for ddl in STATE_DDL:
         con.execute(ddl)
 
 
 def current(con: duckdb.DuckDBPyConnection, table: str) -> int:
     """The table's latest generation (0: never recorded)."""
-    ensure_state(con)
     return int(
         scalar(
             con,
@@ -97,7 +98,6 @@ def changes_since_built(
     if `table` must be built whole (see the module docstring)."""
     if not TABLE.match(changing):
         raise ValueError(f"not a table name: {changing!r}")
-    ensure_state(con)
     schema, name = table.split(".", 1)
     if not table_exists(con, schema, name):
         return None
@@ -126,3 +126,39 @@ def changes_since_built(
         f"WHERE table_name = '{changing}' AND generation > {int(since)} "
         f"AND generation <= {int(now)}"
     )
+
+
+def follow_in_place(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    whole: str,
+    changing: str,
+    stable: Sequence[str],
+    touched: str,
+    apply: Callable[[str], None],
+    setting: str = "",
+    params: Mapping[str, Any] | None = None,
+) -> int | None:
+    """Build `table` whole from the query `whole` (with `params`), or in place when only
+    `changing` changed since its last build (see `changes_since_built`): `touched`, a query
+    with `{changed}` for the keys `changing` changed, gives the keys of `table` to bring up to
+    date, and `apply` does it given a query of those keys. Records the generation and the
+    inputs; returns how many keys were touched (None: built whole)."""
+    temp = "_touched_" + table.replace(".", "_")
+    con.execute(f"DROP TABLE IF EXISTS {temp}")
+    changed = changes_since_built(con, table, changing, stable, setting)
+    if changed is None:
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS {whole}", params)
+        record(con, table)
+        count = None
+    else:
+        con.execute(
+            f"CREATE TEMP TABLE {temp} AS SELECT * FROM ({touched.format(changed=changed)}) "
+            "AS t(key)"
+        )
+        keys = f"SELECT key FROM {temp}"
+        apply(keys)
+        record(con, table, keys)
+        count = int(scalar(con, f"SELECT count(*) FROM {temp}"))
+    remember_inputs(con, table, [changing, *stable], setting)
+    return count

@@ -57,9 +57,14 @@ class TableAsset:
     # Where it is defined (a function or a file), linked from the UI.
     origin: Any = None
 
+    @property
+    def name(self) -> str:
+        """`schema.table`, as SQL and the bookkeeping name it."""
+        return ".".join(self.key.path)
+
     @cached_property
     def schema(self) -> pa.DataFrameSchema:
-        return table_schema(table_name(self.key), self.columns, self.unique)
+        return table_schema(self.name, self.columns, self.unique)
 
     @property
     def deps(self) -> list[AssetKey]:
@@ -69,15 +74,15 @@ class TableAsset:
 
     def run(self, con: duckdb.DuckDBPyConnection, context: AssetExecutionContext):
         """Build the table; a build that did not record its generation built it whole."""
-        name = ".".join(self.key.path)
-        before = generations.current(con, name)
+        generations.ensure_state(con)
+        before = generations.current(con, self.name)
         result = None
         if self.build is not None:
             result = self.build(con, context)
         else:
             con.execute(f"CREATE OR REPLACE TABLE {table_name(self.key)} AS {self.select}")
-        if generations.current(con, name) == before:
-            generations.record(con, name)
+        if generations.current(con, self.name) == before:
+            generations.record(con, self.name)
         return result
 
 

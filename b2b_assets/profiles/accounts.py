@@ -73,44 +73,34 @@ ACCOUNT_SQL = f"""
         LEFT JOIN people p USING (account_id)"""
 
 
-ACCOUNT_INPUTS = (
-    "b2b.account",
-    "identity.account",
-    "profile.opportunity",
-    "profile.person_account",
-)
-ACCOUNTS_CHANGED = "_accounts_changed"  # the accounts an in-place build updated
-
-
 def _account_build(con, context):
     """Whole, or in place: when only people's activity changed since the last build, just the
     last activity of their accounts is brought up to date."""
     table = "profile.account"
-    con.execute(f"DROP TABLE IF EXISTS {ACCOUNTS_CHANGED}")
-    changed = generations.changes_since_built(con, table, "profile.person", ACCOUNT_INPUTS)
-    if changed is None:
-        con.execute(f"CREATE OR REPLACE TABLE {table} AS {ACCOUNT_SQL}")
-        generations.record(con, table)
-    else:
-        con.execute(
-            f"""CREATE TEMP TABLE {ACCOUNTS_CHANGED} AS
-                SELECT DISTINCT account_id FROM profile.person_account
-                WHERE person_id IN ({changed})"""
-        )
+
+    def update(accounts: str) -> None:
         con.execute(
             f"""UPDATE {table} AS a SET last_activity_at = x.last_activity_at
                 FROM (SELECT pa.account_id, max(p.last_activity_at) AS last_activity_at
                       FROM profile.person_account pa
-                      SEMI JOIN {ACCOUNTS_CHANGED} USING (account_id)
                       LEFT JOIN profile.person p USING (person_id)
+                      WHERE pa.account_id IN ({accounts})
                       GROUP BY pa.account_id) AS x
                 WHERE a.account_id = x.account_id"""
         )
-        generations.record(con, table, f"SELECT account_id FROM {ACCOUNTS_CHANGED}")
-    generations.remember_inputs(con, table, ["profile.person", *ACCOUNT_INPUTS])
+
+    updated = generations.follow_in_place(
+        con,
+        table,
+        ACCOUNT_SQL,
+        "profile.person",
+        ["b2b.account", "identity.account", "profile.opportunity", "profile.person_account"],
+        "SELECT DISTINCT account_id FROM profile.person_account WHERE person_id IN ({changed})",
+        update,
+    )
     return {
         "as_of": context.resources.settings.as_of_instant().isoformat(),
-        "build": "whole" if changed is None else "in place",
+        "build": "whole" if updated is None else "in place",
     }
 
 

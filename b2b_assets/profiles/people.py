@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from b2b_assets import columns as c
 from b2b_assets import generations
 from b2b_assets.model.accounts import RELATIONS
 from b2b_assets.profiles.aggregates import flag_list, flags, instance_names, preferred, sorted_set
 from b2b_assets.sources.config import SourcesConfig
-from b2b_assets.sql import scalar
 from b2b_assets.tables import TableAsset, table_key
 
 
@@ -134,11 +135,6 @@ def person_traits(config: SourcesConfig) -> TableAsset:
     )
 
 
-ACTIVITY_INPUTS = ("b2b.experience_event", "identity.person")
-ACTIVITY_CHANGED = "_activity_changed"  # the people an in-place build recounted
-PEOPLE_CHANGED = "_people_changed"  # the people an in-place build of profile.person updated
-
-
 def _activity_sql(people: str | None = None) -> str:
     """Each unified person's events up to $as_of: counted per source person, then summed;
     only for the person ids of the query `people`, if given."""
@@ -165,29 +161,31 @@ def _person_activity_build(con, context):
     """Whole, or in place: when only new events arrived since the last build (same people,
     same as-of), just the people they belong to (before and after) are counted again."""
     as_of = context.resources.settings.as_of_instant()
-    table, setting = "profile.person_activity", as_of.isoformat()
-    con.execute(f"DROP TABLE IF EXISTS {ACTIVITY_CHANGED}")
-    changed = generations.changes_since_built(
-        con, table, "b2b.experience_event", ["identity.person"], setting
+    table = "profile.person_activity"
+
+    def recount(people: str) -> None:
+        con.execute(f"DELETE FROM {table} WHERE person_id IN ({people})")
+        con.execute(f"INSERT INTO {table} {_activity_sql(people)}", {"as_of": as_of})
+
+    recounted = generations.follow_in_place(
+        con,
+        table,
+        PERSON_ACTIVITY_SQL,
+        "b2b.experience_event",
+        ["identity.person"],
+        "SELECT DISTINCT person_id FROM identity.person WHERE person_key IN ({changed})",
+        recount,
+        setting=as_of.isoformat(),
+        params={"as_of": as_of},
     )
-    if changed is None:
-        con.execute(f"CREATE OR REPLACE TABLE {table} AS {PERSON_ACTIVITY_SQL}", {"as_of": as_of})
-        generations.record(con, table)
-        people = None
-    else:
-        con.execute(
-            f"""CREATE TEMP TABLE {ACTIVITY_CHANGED} AS
-                SELECT DISTINCT person_id FROM identity.person WHERE person_key IN ({changed})"""
-        )
-        chosen = f"SELECT person_id FROM {ACTIVITY_CHANGED}"
-        con.execute(f"DELETE FROM {table} WHERE person_id IN ({chosen})")
-        con.execute(f"INSERT INTO {table} {_activity_sql(chosen)}", {"as_of": as_of})
-        generations.record(con, table, chosen)
-        people = scalar(con, f"SELECT count(*) FROM {ACTIVITY_CHANGED}")
-    generations.remember_inputs(con, table, ACTIVITY_INPUTS, setting)
-    return {"as_of": setting, "build": "whole" if people is None else "in place"} | (
-        {} if people is None else {"people_recounted": people}
-    )
+    return {"as_of": as_of.isoformat(), **_build_kind(recounted, "people_recounted")}
+
+
+def _build_kind(touched: int | None, counted_as: str) -> dict[str, Any]:
+    """How a build went, as metadata: whole, or in place and how many keys it touched."""
+    if touched is None:
+        return {"build": "whole"}
+    return {"build": "in place", counted_as: touched}
 
 
 def person_activity() -> TableAsset:
@@ -205,39 +203,37 @@ def person_activity() -> TableAsset:
 PERSON_SQL = """
     SELECT t.*, a.last_activity_at, coalesce(a.event_count, 0) AS event_count
     FROM profile.person_traits t LEFT JOIN profile.person_activity a USING (person_id)"""
-PERSON_INPUTS = ("profile.person_activity", "profile.person_traits")
 
 
 def _person_build(con, context):
     """The person profile: traits and activity side by side. When only activity changed since
     the last build, the changed people's activity is updated in place."""
     table = "profile.person"
-    con.execute(f"DROP TABLE IF EXISTS {PEOPLE_CHANGED}")
-    changed = generations.changes_since_built(
-        con, table, "profile.person_activity", ["profile.person_traits"]
-    )
-    if changed is None:
-        con.execute(f"CREATE OR REPLACE TABLE {table} AS {PERSON_SQL}")
-        generations.record(con, table)
-        people = None
-    else:
-        con.execute(f"CREATE TEMP TABLE {PEOPLE_CHANGED} AS {changed}")
+
+    def update(people: str) -> None:
         con.execute(
             f"""UPDATE {table} AS p
                 SET last_activity_at = a.last_activity_at,
                     event_count = coalesce(a.event_count, 0)
                 FROM (SELECT c.key AS person_id, a.last_activity_at, a.event_count
-                      FROM {PEOPLE_CHANGED} c
+                      FROM ({people}) c
                       LEFT JOIN profile.person_activity a ON a.person_id = c.key) AS a
                 WHERE p.person_id = a.person_id"""
         )
-        generations.record(con, table, f"SELECT key FROM {PEOPLE_CHANGED}")
-        people = scalar(con, f"SELECT count(*) FROM {PEOPLE_CHANGED}")
-    generations.remember_inputs(con, table, PERSON_INPUTS)
+
+    updated = generations.follow_in_place(
+        con,
+        table,
+        PERSON_SQL,
+        "profile.person_activity",
+        ["profile.person_traits"],
+        "{changed}",
+        update,
+    )
     return {
         "as_of": context.resources.settings.as_of_instant().isoformat(),
-        "build": "whole" if people is None else "in place",
-    } | ({} if people is None else {"people_updated": people})
+        **_build_kind(updated, "people_updated"),
+    }
 
 
 def person() -> TableAsset:
