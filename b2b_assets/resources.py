@@ -43,8 +43,9 @@ class DuckDBWarehouse(ConfigurableResource):
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection with UTC time, no extension downloads and the project's schemas."""
-        Path(self.file).parent.mkdir(parents=True, exist_ok=True)
-        temp_dir = self.temp_directory or f"{self.file}.tmp"
+        file = self.file
+        Path(file).parent.mkdir(parents=True, exist_ok=True)
+        temp_dir = self.temp_directory or f"{file}.tmp"
         config = {
             "autoinstall_known_extensions": False,
             "autoload_known_extensions": False,
@@ -56,7 +57,7 @@ class DuckDBWarehouse(ConfigurableResource):
             # Tables are sets: not keeping insertion order lets large writes stream and spill.
             "preserve_insertion_order": False,
         }
-        con = self._connect_waiting(config)
+        con = self._connect_waiting(file, config)
         try:
             con.execute("SET TimeZone = 'UTC'")
             if not self.merge_row_groups:
@@ -67,14 +68,14 @@ class DuckDBWarehouse(ConfigurableResource):
         finally:
             con.close()
 
-    def _connect_waiting(self, config: dict) -> duckdb.DuckDBPyConnection:
+    def _connect_waiting(self, file: str, config: dict) -> duckdb.DuckDBPyConnection:
         """Open the file; while another process holds its lock, wait (with backoff) instead of
         failing, so overlapping runs take turns."""
         deadline = time.monotonic() + self.lock_timeout_seconds
         delay = 0.05
         while True:
             try:
-                return duckdb.connect(self.file, config=config)
+                return duckdb.connect(file, config=config)
             except duckdb.IOException as exc:
                 if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
                     raise
