@@ -38,7 +38,7 @@ def _mdm_members(config: SourcesConfig) -> str:
         for mdm in config.of_type("mdm")
     ]
     members = [c.text("golden_id"), c.text("mdm_instance"), c.text("account_key")]
-    return union(parts, empty(c.sql_types(members)))
+    return union(parts, empty(members))
 
 
 def account_link(config: SourcesConfig) -> TableAsset:

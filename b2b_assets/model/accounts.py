@@ -65,7 +65,7 @@ def account(config: SourcesConfig) -> TableAsset:
     select = f"""
         SELECT *, nullif(regexp_replace(lower(trim(website)),
                   '^([a-z]+://)?(www\\.)?([^/:?#]+).*$', '\\3'), '') AS domain
-        FROM ({union(parts, empty(c.sql_types(ACCOUNT_COLUMNS, until="domain")))})"""
+        FROM ({union(parts, empty(ACCOUNT_COLUMNS, until="domain"))})"""
     return TableAsset(
         key=table_key("b2b.account"),
         description="One row per source account record: Salesforce Accounts and Marketo companies.",
@@ -118,7 +118,7 @@ def account_person(config: SourcesConfig) -> TableAsset:
             for src in config.of_type("marketo")
         ]
     )
-    select = f"""SELECT * FROM ({union(parts, empty(c.sql_types(ACCOUNT_PERSON_COLUMNS)))})
+    select = f"""SELECT * FROM ({union(parts, empty(ACCOUNT_PERSON_COLUMNS))})
                  WHERE account_key IS NOT NULL"""
     return TableAsset(
         key=table_key("b2b.account_person"),

@@ -43,7 +43,7 @@ def campaign(config: SourcesConfig) -> TableAsset:
         key=table_key("b2b.campaign"),
         description="One row per campaign: Salesforce campaigns and Marketo programs.",
         columns=CAMPAIGN_COLUMNS,
-        select=union(parts, empty(c.sql_types(CAMPAIGN_COLUMNS))),
+        select=union(parts, empty(CAMPAIGN_COLUMNS)),
     )
 
 
@@ -77,7 +77,7 @@ def campaign_member(config: SourcesConfig) -> TableAsset:
         key=table_key("b2b.campaign_member"),
         description="One row per campaign membership: campaign members and program members.",
         columns=CAMPAIGN_MEMBER_COLUMNS,
-        select=union(parts, empty(c.sql_types(CAMPAIGN_MEMBER_COLUMNS))),
+        select=union(parts, empty(CAMPAIGN_MEMBER_COLUMNS)),
     )
 
 
@@ -100,7 +100,7 @@ def marketing_list(config: SourcesConfig) -> TableAsset:
         key=table_key("b2b.marketing_list"),
         description="One row per marketing list: Marketo static lists.",
         columns=MARKETING_LIST_COLUMNS,
-        select=union(parts, empty(c.sql_types(MARKETING_LIST_COLUMNS))),
+        select=union(parts, empty(MARKETING_LIST_COLUMNS)),
     )
 
 
@@ -124,7 +124,7 @@ def marketing_list_member(config: SourcesConfig) -> TableAsset:
         key=table_key("b2b.marketing_list_member"),
         description="One row per person on a marketing list: Marketo static list members.",
         columns=MARKETING_LIST_MEMBER_COLUMNS,
-        select=union(parts, empty(c.sql_types(MARKETING_LIST_MEMBER_COLUMNS))),
+        select=union(parts, empty(MARKETING_LIST_MEMBER_COLUMNS)),
     )
 
 
@@ -170,7 +170,7 @@ def experience_event(config: SourcesConfig) -> TableAsset:
             "b2b.experience_event",
             "event_key",
             parts,
-            empty(c.sql_types(EXPERIENCE_EVENT_COLUMNS)),
+            empty(EXPERIENCE_EVENT_COLUMNS),
             changed_column="person_key",
         )
 

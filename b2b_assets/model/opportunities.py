@@ -63,7 +63,7 @@ def opportunity(config: SourcesConfig) -> TableAsset:
         SELECT o.*, o.amount * CASE WHEN o.currency = 'USD' THEN 1.0 ELSE fx.rate_to_usd END
                    AS amount_usd,
                coalesce(o.is_closed AND o.is_won, FALSE) AS is_closed_won
-        FROM ({union(parts, empty(c.sql_types(OPPORTUNITY_COLUMNS, until="amount_usd")))}) AS o
+        FROM ({union(parts, empty(OPPORTUNITY_COLUMNS, until="amount_usd"))}) AS o
         LEFT JOIN raw.fx_rates AS fx ON upper(fx.currency) = o.currency"""
     return TableAsset(
         key=table_key("b2b.opportunity"),
@@ -105,5 +105,5 @@ def opportunity_person(config: SourcesConfig) -> TableAsset:
         key=table_key("b2b.opportunity_person"),
         description="One row per person's role on an opportunity (contact roles, opportunity roles).",
         columns=OPPORTUNITY_PERSON_COLUMNS,
-        select=union(parts, empty(c.sql_types(OPPORTUNITY_PERSON_COLUMNS))),
+        select=union(parts, empty(OPPORTUNITY_PERSON_COLUMNS)),
     )

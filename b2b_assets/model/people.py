@@ -79,7 +79,7 @@ def person(config: SourcesConfig) -> TableAsset:
     ]
     select = f"""
         SELECT *, len(opt_out_reasons) > 0 AS email_opt_out
-        FROM ({union(parts, empty(c.sql_types(PERSON_COLUMNS, until="email_opt_out")))})"""
+        FROM ({union(parts, empty(PERSON_COLUMNS, until="email_opt_out"))})"""
     return TableAsset(
         key=table_key("b2b.person"),
         description="One row per source person record: Salesforce Contacts and Marketo leads.",

@@ -3,7 +3,7 @@ from a Marketo record to its company and synced CRM records, and the source colu
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from b2b_assets import columns as c
 from b2b_assets.sources.catalog import OBJECTS_BY_TYPE
@@ -35,9 +35,12 @@ def union(parts: Iterable[str], empty: str) -> str:
     return "\nUNION ALL BY NAME\n".join(f"({part})" for part in parts) if parts else empty
 
 
-def empty(columns: dict[str, str]) -> str:
-    """A select of no rows with the given columns and types."""
-    cols = ", ".join(f"CAST(NULL AS {sql_type}) AS {name}" for name, sql_type in columns.items())
+def empty(columns: Sequence[c.Column], until: str | None = None) -> str:
+    """A select of no rows with the columns (those before `until`, if given) and their types."""
+    cols = ", ".join(
+        f"CAST(NULL AS {sql_type}) AS {name}"
+        for name, sql_type in c.sql_types(columns, until).items()
+    )
     return f"SELECT {cols} WHERE FALSE"
 
 
