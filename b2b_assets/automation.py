@@ -1,18 +1,17 @@
-"""Freshness beside the graph: landing-folder sensors, declarative automation, schedules.
+"""Freshness beside the graph: the landing sensor, declarative automation, schedules.
 
-- A sensor per source instance watches its landing folder and launches one run of the source's raw
-  assets it touched and everything downstream of them, so a drop reaches the audiences and the
-  outbox in a single run (cursor: path -> size and mtime; run key: a hash of the changed files, so
-  the same drop never triggers twice). Producers drop files by writing under a name starting with
-  `.` or `_`, or ending in `.tmp`/`.part`, then renaming; such names are never read, and a file
-  younger than the settle time is taken on a later tick.
+- One sensor, `landing`, watches every source's landing folder and the reference rates beside
+  them, and launches one run of the raw assets whose files changed (in any source) and everything
+  downstream of them, so a drop reaches the audiences and the outbox in a single run (cursor:
+  path -> size and mtime; run key: a hash of the changed files, so the same drop never triggers
+  twice). Its first run builds an empty warehouse whole. Producers drop files by writing under a
+  name starting with `.` or `_`, or ending in `.tmp`/`.part`, then renaming; such names are never
+  read, and a file younger than the settle time is taken on a later tick.
 - Everything downstream of raw also follows on its own (`AutomationCondition.eager()`), evaluated
-  by the `automation` sensor: it builds the graph the first time (while some raw table is still
-  missing the landing runs carry raw assets only) and propagates whatever a landing run did not
-  carry; assets that a run already brought up to date are not requested again.
+  by the `automation` sensor: it propagates whatever a landing run did not carry (e.g. a required
+  extract that arrived late); assets a run already brought up to date are not requested again.
 - Time moves even when data does not: `audience_refresh` re-evaluates audiences and activations
-  every 15 minutes; `nightly_full_refresh` rebuilds everything at 02:00 UTC.
-"""
+  every 15 minutes; `nightly_full_refresh` rebuilds everything at 02:00 UTC."""
 
 from __future__ import annotations
 
@@ -21,6 +20,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from dagster import (
@@ -46,16 +46,49 @@ from b2b_assets.sources.landing_names import FINGERPRINT, fingerprint, scan_land
 from b2b_assets.sources.reader import raw_table_name
 
 SETTLE_SECONDS = float(os.environ.get("B2B_SETTLE_SECONDS", "1.0"))
-# The daemon starts a sensor's tick about every 5 s. A file sensor keeps watching for half of
-# that time (a scan every POLL_SECONDS), so a drop is mostly seen when it settles, not on the
-# next tick; the other half leaves the code server's threads to the UI and run launches.
+# The daemon starts the sensor's tick about every 5 s. The landing sensor keeps watching for
+# 4 s of that time (a scan every POLL_SECONDS), so a drop is seen when it settles, not on the
+# next tick; the last second leaves the daemon room to start the next tick on time.
 # B2B_SENSOR_WATCH_SECONDS=0 looks once per tick.
-WATCH_SECONDS_DEFAULT = 2.5
+WATCH_SECONDS_DEFAULT = 4.0
 POLL_SECONDS = 0.25
 DOWNSTREAM = AutomationCondition.eager()
 # The daemon evaluates sensors in a loop of about 5 s; 1 s lets the file sensors tick on every loop.
 LANDING_INTERVAL_SECONDS = 1
+# The name the reference data beside the landing folders is watched under (never a source's).
+REFERENCE = "reference data"
 AUTOMATION_INTERVAL_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class Watched:
+    """A folder the landing sensor watches: a source's landing folder (its objects, nested
+    parts included), or the data folder for the reference rates (files directly in it)."""
+
+    name: str
+    folder: Path
+    objects: dict[str, AssetKey]  # object name, lower-case -> its raw asset
+    nested: bool = True
+    required: frozenset[str] = frozenset()  # objects that cannot be loaded without files
+
+    def scan(self) -> dict[str, tuple[int, int]]:
+        found = scan_landing(self.folder, list(self.objects))
+        return found if self.nested else top_level(found)
+
+
+def source_watch(source: SourceInstance, folder: Path) -> Watched:
+    specs = OBJECTS_BY_TYPE[source.type]
+    objects = {
+        spec.name.lower(): AssetKey(["raw", raw_table_name(source.name, spec)]) for spec in specs
+    }
+    required = frozenset(spec.name.lower() for spec in specs if spec.required)
+    return Watched(source.name, folder, objects, required=required)
+
+
+def reference_watch(data_dir: Path) -> Watched:
+    return Watched(
+        REFERENCE, data_dir, {FX_RATES.name.lower(): AssetKey(["raw", FX_RATES.table])}, False
+    )
 
 
 def object_of(relative: str) -> str:
@@ -64,7 +97,7 @@ def object_of(relative: str) -> str:
 
 
 def read_cursor(text: str | None) -> tuple[dict[str, list[int]], int]:
-    """(files seen: path -> [size, mtime_ns], runs requested so far) from a sensor cursor."""
+    """(files seen: watched name/path -> [size, mtime_ns], runs requested so far)."""
     if not text:
         return {}, 0
     data = json.loads(text)
@@ -74,9 +107,9 @@ def read_cursor(text: str | None) -> tuple[dict[str, list[int]], int]:
 def with_downstream(context: SensorEvaluationContext, keys: Sequence[AssetKey]) -> list[AssetKey]:
     """The keys and every asset downstream of them, so one run carries a change to the outbox.
 
-    Only the keys when an asset below also reads a table that was never materialized (a first
-    start, while other sources are still loading): the eager conditions then build it once every
-    parent exists. Also only the keys for a sensor evaluated without its definitions.
+    Only the keys when an asset below also reads a table that was never materialized and is not
+    in the run (a required extract still missing): the eager conditions then build it once
+    every parent exists. Also only the keys for a sensor evaluated without its definitions.
     """
     repository = context.repository_def
     if repository is None or not keys:
@@ -109,25 +142,12 @@ def already_loaded(
     return recorded is not None and recorded.value == fingerprint(files)
 
 
-def watch_files(
-    context: SensorEvaluationContext,
-    name: str,
-    current: dict[str, tuple[int, int]],
-    selection: Callable[[set[str]], dict[AssetKey, str]],
-    where: str,
-) -> RunRequest | SkipReason:
-    """One tick: compare the files with the cursor, ask for a run of what changed.
-
-    The run carries the raw assets of the changed objects and everything downstream of them (see
-    `with_downstream`). The sensor's first run, which catches up with whatever is already there,
-    carries raw assets only: the eager conditions then build what follows once, rather than once
-    per source. The cursor keeps each settled file's (size, mtime) and how many runs were
-    requested; the run key is the source, that count and a hash of the changes, so one drop runs
-    once, and a file that returns to an earlier state still gets a run of its own. An object
-    whose raw asset last loaded exactly these files (a new cursor over a warehouse already
-    built, e.g. `dagster dev` started after the demo) is not loaded again.
-    """
-    previous, runs = read_cursor(context.cursor)
+def settled_changes(
+    previous: dict[str, list[int]], current: dict[str, tuple[int, int]]
+) -> tuple[set[str], set[str], dict[str, list[int]], int]:
+    """(changed, removed, the cursor's next files, how many are still being written): a file is
+    taken once it is older than the settle time or unchanged since the last look; a file still
+    being written keeps its previous state in the cursor, so it is looked at again."""
     now_ns = time.time_ns()
     settled = {
         path: state
@@ -137,33 +157,63 @@ def watch_files(
     unsettled = set(current) - set(settled)
     changed = {p for p, state in settled.items() if previous.get(p) != list(state)}
     removed = {p for p in previous if p not in current}
-    if not changed and not removed:
-        return SkipReason(
-            f"no new extracts in {where}"
-            + (f" ({len(unsettled)} still being written)" if unsettled else "")
-        )
-    # Unsettled files keep their previous state, so they are looked at again.
     files = {p: list(state) for p, state in settled.items()}
     files.update({p: previous[p] for p in unsettled if p in previous})
+    return changed, removed, files, len(unsettled)
+
+
+def watch_files(
+    context: SensorEvaluationContext, watched: Sequence[Watched]
+) -> RunRequest | SkipReason:
+    """One look at every watched folder: compare the files with the cursor, ask for one run of
+    what changed.
+
+    The run carries the raw assets of the changed objects, of every source, and everything
+    downstream of them (see `with_downstream`). The first run (no cursor yet) carries every raw
+    asset that can be loaded (a required object needs its files): an empty warehouse is built
+    whole in that one run. The cursor keeps each settled file's (size, mtime) under
+    `<folder name>/<path>` and how many runs were requested; the run key is that count and a
+    hash of the changes, so one drop runs once, and a file that returns to an earlier state
+    still gets a run of its own. An object whose raw asset last loaded
+    exactly these files (a new cursor over a warehouse already built, e.g. `dagster dev`
+    started after the demo) is not loaded again.
+    """
+    previous, runs = read_cursor(context.cursor)
+    scans = {w.name: w.scan() for w in watched}
+    current = {
+        f"{name}/{path}": state for name, found in scans.items() for path, state in found.items()
+    }
+    changed, removed, files, unsettled = settled_changes(previous, current)
     first = runs == 0
-    runs += 1
-    context.update_cursor(json.dumps({"files": files, "runs": runs}, sort_keys=True))
-    objects = selection(changed | removed)
-    keys = [
-        key
-        for key, name in objects.items()
-        if not already_loaded(
-            context, key, {p: s for p, s in current.items() if object_of(p) == name}
+    if first and (unsettled or not current):
+        # The first run builds everything: it waits for a landing that has settled.
+        return SkipReason(
+            f"waiting for {unsettled} files still being written" if unsettled else "no extracts yet"
         )
-    ]
+    if not changed and not removed and not first:
+        return SkipReason(
+            "no new extracts" + (f" ({unsettled} still being written)" if unsettled else "")
+        )
+    touched = changed | removed
+    keys = []
+    for w in watched:
+        mine = {object_of(p.split("/", 1)[1]) for p in touched if p.split("/", 1)[0] == w.name}
+        for name, key in w.objects.items():
+            object_files = {p: s for p, s in scans[w.name].items() if object_of(p) == name}
+            if name not in mine and not (first and (object_files or name not in w.required)):
+                continue
+            if not already_loaded(context, key, object_files):
+                keys.append(key)
+    context.update_cursor(json.dumps({"files": files, "runs": runs + 1}, sort_keys=True))
     if not keys:
-        return SkipReason(f"the extracts in {where} are already loaded")
-    changes = json.dumps({p: files.get(p) for p in sorted(changed | removed)}, sort_keys=True)
+        return SkipReason("the extracts are already loaded")
+    changes = json.dumps({p: files.get(p) for p in sorted(touched)}, sort_keys=True)
     digest = hashlib.sha256(changes.encode()).hexdigest()[:16]
+    names = {w.name for w in watched} if first else {p.split("/", 1)[0] for p in touched}
     return RunRequest(
-        run_key=f"{name}:{runs}:{digest}",
-        asset_selection=keys if first else with_downstream(context, keys),
-        tags={"b2b/source": name, "b2b/trigger": "landing"},
+        run_key=f"landing:{runs + 1}:{digest}",
+        asset_selection=with_downstream(context, keys),
+        tags={"b2b/sources": ",".join(sorted(names)), "b2b/trigger": "landing"},
     )
 
 
@@ -186,68 +236,34 @@ def keep_watching(
         time.sleep(POLL_SECONDS)
 
 
-def landing_sensor(source: SourceInstance, folder: Path) -> SensorDefinition:
-    """Launch the source's raw assets for the objects whose files changed since the last tick, and
-    everything downstream of them."""
-    specs = OBJECTS_BY_TYPE[source.type]
-    keys = {
-        spec.name.lower(): AssetKey(["raw", raw_table_name(source.name, spec)]) for spec in specs
-    }
-
-    def selection(paths: set[str]) -> dict[AssetKey, str]:
-        touched = sorted({object_of(p) for p in paths})
-        return {keys[name]: name for name in touched if name in keys}
+def landing_sensor(watched: Sequence[Watched]) -> SensorDefinition:
+    """Launch, in one run, the raw assets whose files changed since the last look, in any
+    watched folder, and everything downstream of them."""
+    keys = [key for w in watched for key in w.objects.values()]
+    folders = ", ".join(str(w.folder) for w in watched)
 
     @sensor(
-        name=f"landing_{source.name}",
+        name="landing",
         description=(
-            f"New, changed or removed extracts in {folder} launch {source.name}'s raw assets "
-            "and everything downstream of them."
+            f"New, changed or removed extracts in {folders} launch one run of their raw assets "
+            "and everything downstream of them; the first run builds everything."
         ),
-        asset_selection=AssetSelection.assets(*keys.values()).downstream(),
+        asset_selection=AssetSelection.assets(*keys).downstream(),
         minimum_interval_seconds=LANDING_INTERVAL_SECONDS,
         default_status=DefaultSensorStatus.RUNNING,
     )
     def _landing(context: SensorEvaluationContext):
-        def tick() -> RunRequest | SkipReason:
-            current = scan_landing(folder, [spec.name for spec in specs])
-            return watch_files(context, source.name, current, selection, str(folder))
-
-        return keep_watching(context, tick)
+        return keep_watching(context, lambda: watch_files(context, watched))
 
     return _landing
 
 
-def reference_sensor(data_dir: Path) -> SensorDefinition:
-    """`fx_rates.csv` (reference data beside the landing folders) launches `raw.fx_rates` and
-    everything downstream of it (the raw opportunities checked against it and what they feed)."""
-    key = AssetKey(["raw", FX_RATES.table])
-
-    @sensor(
-        name="reference_data",
-        description=(
-            f"A new or changed {data_dir / 'fx_rates.csv'} launches raw/fx_rates and everything "
-            "downstream of it."
-        ),
-        asset_selection=AssetSelection.assets(key).downstream(),
-        minimum_interval_seconds=LANDING_INTERVAL_SECONDS,
-        default_status=DefaultSensorStatus.RUNNING,
-    )
-    def _reference(context: SensorEvaluationContext):
-        current = top_level(scan_landing(data_dir, [FX_RATES.name]))
-        if not current and not read_cursor(context.cursor)[0]:
-            # No rates file: USD only. Load the empty reference once so that nothing waits on it.
-            if context.cursor:
-                return SkipReason("no fx_rates.csv")
-            context.update_cursor(json.dumps({"files": {}, "runs": 1}))
-            if already_loaded(context, key, {}):
-                return SkipReason("no fx_rates.csv; raw/fx_rates is already loaded without it")
-            return RunRequest(run_key="reference:1:none", asset_selection=[key])
-        return watch_files(
-            context, "reference", current, lambda _: {key: FX_RATES.name}, str(data_dir)
-        )
-
-    return _reference
+def environment_watch(data_dir: Path, config: SourcesConfig) -> list[Watched]:
+    """Every folder of the environment the landing sensor watches."""
+    return [
+        *(source_watch(source, landing_dir(data_dir, source)) for source in config.sources),
+        reference_watch(data_dir),
+    ]
 
 
 def automation_definitions(data_dir: Path, config: SourcesConfig) -> dict:
@@ -264,8 +280,7 @@ def automation_definitions(data_dir: Path, config: SourcesConfig) -> dict:
     )
     return {
         "sensors": [
-            *(landing_sensor(source, landing_dir(data_dir, source)) for source in config.sources),
-            reference_sensor(data_dir),
+            landing_sensor(environment_watch(data_dir, config)),
             AutomationConditionSensorDefinition(
                 "automation",
                 target=AssetSelection.all(),

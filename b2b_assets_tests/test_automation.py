@@ -29,7 +29,7 @@ from dagster import (
 )
 
 from b2b_assets import automation
-from b2b_assets.automation import landing_sensor
+from b2b_assets.automation import landing_sensor, reference_watch, source_watch
 from b2b_assets.resources import DuckDBWarehouse, RunSettings
 from b2b_assets.settings import INSTANCE_YAML
 from b2b_assets.sources.catalog import OBJECTS_BY_TYPE
@@ -143,7 +143,9 @@ class Ticker:
         return result
 
     def tracked(self) -> set[str]:
-        return set(json.loads(self.cursor)["files"]) if self.cursor else set()
+        """The files the cursor holds, relative to their folder."""
+        files = json.loads(self.cursor)["files"] if self.cursor else {}
+        return {path.split("/", 1)[1] for path in files}
 
 
 @pytest.fixture
@@ -154,7 +156,7 @@ def marketo(tmp_path: Path, monkeypatch) -> tuple[Path, Ticker]:
     folder = tmp_path / "landing" / "mk"
     folder.mkdir(parents=True)
     source = SourceInstance(name="mk", type="marketo")
-    return folder, Ticker(landing_sensor(source, folder))
+    return folder, Ticker(landing_sensor([source_watch(source, folder)]))
 
 
 def selected(request: RunRequest) -> set[str]:
@@ -165,19 +167,23 @@ LEADS = "id,email\n1,a@example.com\n"
 ACTIVITIES = "marketoGUID,leadId,activityDate,activityTypeId\n1,1,2026-11-01T00:00:00Z,1\n"
 
 
+# Every raw asset of the Marketo instance `mk`; all but the leads can be loaded without files.
+EVERY_MK = {f"raw/mk__{spec.table}" for spec in OBJECTS_BY_TYPE["marketo"]}
+
+
 def test_empty_folder_skips(marketo):
     _, ticker = marketo
-    assert "no new extracts" in ticker.skip().skip_message
+    assert "no extracts yet" in ticker.skip().skip_message
     assert ticker.cursor is None
 
 
-def test_new_file_requests_only_that_objects_raw_asset(marketo):
+def test_first_run_loads_everything_then_only_changed_objects(marketo):
     folder, ticker = marketo
     put(folder / "leads.csv", LEADS)
     request = ticker.run()
-    assert selected(request) == {"raw/mk__leads"}
-    assert request.run_key.startswith("mk:")
-    assert request.tags == {"b2b/source": "mk", "b2b/trigger": "landing"}
+    assert selected(request) == EVERY_MK  # the optional objects load empty
+    assert request.run_key.startswith("landing:")
+    assert request.tags == {"b2b/sources": "mk", "b2b/trigger": "landing"}
     assert ticker.tracked() == {"leads.csv"}
     # A part in an object folder, and an extract of another object: both objects, nothing else.
     put(folder / "activities" / "part-0001.csv", ACTIVITIES)
@@ -274,7 +280,7 @@ def test_a_tick_keeps_watching_until_a_drop_settles(marketo, monkeypatch):
     timer.start()
     started = time.monotonic()
     try:
-        assert selected(ticker.run()) == {"raw/mk__leads"}
+        assert "raw/mk__leads" in selected(ticker.run())
     finally:
         timer.join()
     assert 0.8 <= time.monotonic() - started < 4.5
@@ -288,11 +294,11 @@ def test_known_file_being_rewritten_waits_for_its_final_state(marketo):
     folder, ticker = marketo
     path = put(folder / "leads.csv", LEADS)
     ticker.run()
-    before = json.loads(ticker.cursor)["files"]["leads.csv"]
+    before = json.loads(ticker.cursor)["files"]["mk/leads.csv"]
     put(path, LEADS + "2,b@example.com\n", age=None)  # being rewritten right now
     put(folder / "programs.csv", "id,name\n1,x\n")
     assert selected(ticker.run()) == {"raw/mk__programs"}
-    assert json.loads(ticker.cursor)["files"]["leads.csv"] == before  # kept at its previous state
+    assert json.loads(ticker.cursor)["files"]["mk/leads.csv"] == before  # kept as it was
     settle(path)
     assert selected(ticker.run()) == {"raw/mk__leads"}
 
@@ -328,7 +334,7 @@ def test_cursor_carries_across_ticks_and_no_run_key_repeats(marketo):
     ticker.skip()
     # A fresh sensor without the cursor would see everything again: the cursor is what remembers.
     fresh = Ticker(ticker.sensor)
-    assert selected(fresh.run()) == {"raw/mk__leads", "raw/mk__activities"}
+    assert selected(fresh.run()) == EVERY_MK
     assert len(set(ticker.run_keys)) == len(ticker.run_keys) == 7
 
 
@@ -345,31 +351,36 @@ def test_repeated_states_still_get_new_run_keys(marketo):
     ticker.run()  # removal of leads.csv again: the same run key as the first removal
 
 
-def test_landing_sensors_of_the_demo(demo: Demo):
-    """One sensor per source, RUNNING by default, targeting that source's raw assets and what is
-    downstream of them (no other raw asset); on the demo's folders the first tick requests every
-    object present, raw assets only (the catch-up: the eager conditions build the rest once)."""
-    sources = yaml.safe_load((demo.data / "sources.yaml").read_text())["sources"]
-    for source in sources:
-        sensor = demo.defs.get_sensor_def(f"landing_{source['name']}")
-        assert sensor.default_status == DefaultSensorStatus.RUNNING
-        assert sensor.minimum_interval_seconds == automation.LANDING_INTERVAL_SECONDS
-        wanted = {
-            raw(f"{source['name']}__{spec.table}") for spec in OBJECTS_BY_TYPE[source["type"]]
-        }
-        targeted = sensor.asset_selection.resolve(demo.graph)
-        assert {k for k in targeted if k.path[0] == "raw"} == wanted
-        assert key("audience/new_product_upsell") in targeted
-    sensor = demo.defs.get_sensor_def("landing_marketo_1")
+def test_one_landing_sensor_builds_the_demo_in_one_run(demo: Demo):
+    """One sensor, RUNNING by default, targeting every raw asset of the sources and the rates
+    and what is downstream of them; on the demo's folders its first tick requests the whole
+    graph in one run (an empty warehouse is built at once, not source by source)."""
+    sensor = demo.defs.get_sensor_def("landing")
+    assert sensor.default_status == DefaultSensorStatus.RUNNING
+    assert sensor.minimum_interval_seconds == automation.LANDING_INTERVAL_SECONDS
+    every = set(demo.graph.get_all_asset_keys())
+    raw_keys = {k for k in every if k.path[0] == "raw"}
+    assert sensor.asset_selection.resolve(demo.graph) >= raw_keys | {
+        key("audience/new_product_upsell")
+    }
     context = dagster.build_sensor_context(definitions=demo.defs, sensor_name=sensor.name)
     data = sensor.evaluate_tick(context)
     assert len(data.run_requests) == 1
-    present = {p.stem.lower() for p in (demo.data / "landing" / "marketo_1").glob("*.csv")}
-    names = {k.path[-1].removeprefix("marketo_1__") for k in data.run_requests[0].asset_selection}
-    assert names == {
-        spec.table for spec in OBJECTS_BY_TYPE["marketo"] if spec.name.lower() in present
-    }
-    assert data.cursor and len(json.loads(data.cursor)["files"]) == len(present)
+    assert set(data.run_requests[0].asset_selection) == every
+    landed = list((demo.data / "landing").rglob("*.csv"))
+    assert data.cursor and len(json.loads(data.cursor)["files"]) == len(landed) + 1  # + rates
+    assert "landing_marketo_1" not in {s.name for s in demo.defs.sensors or []}
+
+
+def test_a_required_extract_still_missing_leaves_the_first_run_to_raw(tmp_path: Path):
+    """A first look with a required extract missing loads what can be loaded; the eager
+    conditions build the rest once it arrives."""
+    folder = tmp_path / "landing" / "crm"
+    put(folder / "Account.csv", "Id,Name\n001,Acme\n")
+    sensor = landing_sensor([source_watch(SourceInstance(name="crm", type="salesforce"), folder)])
+    request = Ticker(sensor).run()
+    assert "raw/crm__account" in selected(request)
+    assert "raw/crm__contact" not in selected(request)  # required, no files yet
 
 
 # --------------------------------------------------------------------------------------------
@@ -409,7 +420,7 @@ def test_automation_sensor_runs_by_default_and_freshness_is_a_policy_of_raw_asse
         assert (policy is not None) == (k.path[0] == "raw"), k
     sensors = {s.name for s in demo.defs.sensors or []}
     assert not any("freshness" in name for name in sensors)
-    assert {"landing_crm_1", "landing_crm_2", "landing_marketo_1", "landing_marketo_2"} < sensors
+    assert "landing" in sensors
 
 
 def test_every_non_raw_asset_is_eager_and_every_asset_in_the_duckdb_pool(demo: Demo):
@@ -428,7 +439,7 @@ def test_every_non_raw_asset_is_eager_and_every_asset_in_the_duckdb_pool(demo: D
 def test_every_raw_asset_is_launched_by_a_sensor_or_a_condition(demo: Demo):
     launched = set()
     for sensor in demo.defs.sensors or []:
-        if sensor.name.startswith("landing_") or sensor.name == "reference_data":
+        if sensor.name == "landing":
             launched |= sensor.asset_selection.resolve(demo.graph)
     for k in demo.graph.get_all_asset_keys():
         if k.path[0] == "raw":
@@ -524,7 +535,7 @@ def test_eager_conditions_follow_the_landing_sensor(tmp_path: Path, monkeypatch)
 
     # A visit lands in Marketo 1: its sensor launches raw activities only; then only the events
     # follow, not the accounts, whose parents did not change.
-    landing = demo.defs.get_sensor_def("landing_marketo_1")
+    landing = demo.defs.get_sensor_def("landing")
     ticker = Ticker(landing)
     ticker.run()
     activities = demo.data / "landing" / "marketo_1" / "activities.csv"
@@ -570,21 +581,23 @@ def report_materialized(instance: dagster.DagsterInstance, keys) -> None:
 
 
 def test_a_drop_is_one_run_down_to_the_outbox(tmp_path: Path, monkeypatch):
-    """After its first run, a landing sensor's run carries the touched raw assets and everything
-    downstream of them (the audiences, the activations), and nothing unrelated; as long as a table
-    below was never materialized, raw assets only (the eager conditions wait for every parent)."""
+    """After its first run (the whole graph), the landing sensor's run carries the touched raw
+    assets and everything downstream of them (the audiences, the activations), and nothing
+    unrelated; as long as a table below was never materialized, raw assets only (the eager
+    conditions wait for every parent)."""
     demo = build_demo(tmp_path, monkeypatch)
     graph = demo.graph
+    every = set(graph.get_all_asset_keys())
     instance = dagster.DagsterInstance.ephemeral()
-    sensor = demo.defs.get_sensor_def("landing_marketo_1")
+    sensor = demo.defs.get_sensor_def("landing")
     ticker = Ticker(sensor, definitions=demo.defs, instance=instance)
     activities = demo.data / "landing" / "marketo_1" / "activities.csv"
     original = activities.read_text(encoding="utf-8")
-    assert all(k.path[0] == "raw" for k in ticker.run().asset_selection)  # the catch-up
+    assert set(ticker.run().asset_selection) == every  # the first build, in one run
     put(activities, original + VISIT)
     assert ticker.run().asset_selection == [raw("marketo_1__activities")]  # nothing built yet
 
-    report_materialized(instance, sorted(graph.get_all_asset_keys(), key=str))
+    report_materialized(instance, sorted(every, key=str))
     put(activities, original + VISIT + VISIT.replace("990001", "990002"))
     request = ticker.run()
     below = AssetSelection.assets(raw("marketo_1__activities")).downstream().resolve(graph)
@@ -595,32 +608,30 @@ def test_a_drop_is_one_run_down_to_the_outbox(tmp_path: Path, monkeypatch):
     assert ACCOUNT not in below  # its parents did not change
     assert [k for k in below if k.path[0] == "raw"] == [raw("marketo_1__activities")]
     assert below <= sensor.asset_selection.resolve(graph)  # within the sensor's target
-    assert request.tags == {"b2b/source": "marketo_1", "b2b/trigger": "landing"}
+    assert request.tags == {"b2b/sources": "marketo_1", "b2b/trigger": "landing"}
     ticker.skip()
-    # A sensor without a cursor catches up with raw assets only, whatever was materialized.
-    fresh = Ticker(sensor, definitions=demo.defs, instance=instance)
-    assert all(k.path[0] == "raw" for k in fresh.run().asset_selection)
 
+    # Drops into two sources seen in one look: one run for both.
+    crm_account = demo.data / "landing" / "crm_2" / "Account.csv"
+    put(activities, original)
+    put(crm_account, crm_account.read_text(encoding="utf-8"))
+    request = ticker.run()
+    assert {raw("marketo_1__activities"), raw("crm_2__account")} <= set(request.asset_selection)
+    assert request.tags["b2b/sources"] == "crm_2,marketo_1"
+
+    # The reference rates beside the landing folders are watched by the same sensor.
     rates = raw("fx_rates")
-    reference = Ticker(
-        demo.defs.get_sensor_def("reference_data"), definitions=demo.defs, instance=instance
-    )
-    assert reference.run().asset_selection == [rates]
-    fx = demo.data / "fx_rates.csv"
-    put(fx, "currency,rate_to_usd\nEUR,1.08\nJPY,0.0067\n")
-    selection = set(reference.run().asset_selection)
+    put(demo.data / "fx_rates.csv", "currency,rate_to_usd\nEUR,1.08\nJPY,0.0067\n")
+    selection = set(ticker.run().asset_selection)
     assert {rates, raw("crm_1__opportunity"), key("b2b/opportunity")} < selection
     assert selection == AssetSelection.assets(rates).downstream().resolve(graph)
-
-
-def test_reference_sensor_loads_the_rates_once_per_change(tmp_path):
-    from b2b_assets.automation import reference_sensor
-
-    rates = dagster.AssetKey(["raw", "fx_rates"])
-    ticker = Ticker(reference_sensor(tmp_path))
-    first = ticker.run()  # no rates file yet: the empty reference is loaded once (USD only)
-    assert first.asset_selection == [rates]
     ticker.skip()
+
+
+def test_the_rates_load_once_per_change(tmp_path):
+    rates = dagster.AssetKey(["raw", "fx_rates"])
+    ticker = Ticker(landing_sensor([reference_watch(tmp_path)]))
+    assert "no extracts yet" in ticker.skip().skip_message
     put(tmp_path / "fx_rates.csv", "currency,rate_to_usd\nEUR,1.08\n")
     assert ticker.run().asset_selection == [rates]
     ticker.skip()

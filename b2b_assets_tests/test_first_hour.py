@@ -13,7 +13,7 @@ import dagster
 import pytest
 from dagster import AssetKey, SkipReason, build_sensor_context
 
-from b2b_assets.automation import landing_sensor, reference_sensor
+from b2b_assets.automation import environment_watch, landing_sensor
 from b2b_assets.sources.config import load_sources
 from b2b_assets_tests.conftest import REPO_ROOT, copy_demo, materialize_env, set_env
 
@@ -111,17 +111,16 @@ def test_sensors_started_after_the_demo_do_not_load_what_is_loaded(tmp_path):
             instance=instance,
         )
         config = load_sources(data / "sources.yaml")
-        sensors = [landing_sensor(s, data / "landing" / s.name) for s in config.sources]
-        sensors.append(reference_sensor(data))
-        for sensor in sensors:
-            context = build_sensor_context(instance=instance, repository_def=None)
-            assert isinstance(sensor(context), SkipReason), sensor.name
+        sensor = landing_sensor(environment_watch(data, config))
+        context = build_sensor_context(instance=instance, repository_def=None)
+        assert isinstance(sensor(context), SkipReason)
         # A changed file is loaded again: only its object.
         leads = data / "landing" / "marketo_1" / "leads.csv"
         leads.write_text(leads.read_text() + "99999,new@townsend.com,,,,,,,,,,,,,\n")
         os.utime(leads, ns=(leads.stat().st_mtime_ns - 5 * 10**9,) * 2)
-        marketo = next(s for s in sensors if s.name == "landing_marketo_1")
-        request = marketo(build_sensor_context(instance=instance, repository_def=None))
+        request = sensor(
+            build_sensor_context(instance=instance, repository_def=None, cursor=context.cursor)
+        )
         assert not isinstance(request, SkipReason)
         assert request.asset_selection == [AssetKey(["raw", "marketo_1__leads"])]
 

@@ -11,7 +11,7 @@ What it does, all in a temporary folder and on 127.0.0.1 only:
    DAGSTER_HOME holding the repository's `dagster.yaml`;
 2. starts `dagster dev` on a free local port with B2B_DATA_DIR, B2B_WAREHOUSE, B2B_OUTBOX and
    B2B_AS_OF=2026-11-15T00:00:00Z pointing there, and waits until the runs launched by the landing
-   sensors, the reference-data sensor and the automation sensor have settled:
+   sensor and the automation sensor have settled:
    `audience.new_product_upsell` holds p2@townsend.com and no run is queued or in progress. Should
    the sensors leave it unbuilt for 30 idle seconds, the script materializes raw/fx_rates and the
    raw opportunities once with `dagster asset materialize` against the same instance (see
@@ -250,6 +250,7 @@ class DagsterDev:
         self.port = port
         self.log_path = env.root / "dagster_dev.log"
         self.process: subprocess.Popen | None = None
+        self.started = time.monotonic()
 
     def environ(self) -> dict[str, str]:
         environ = dict(os.environ)
@@ -275,6 +276,7 @@ class DagsterDev:
             "b2b_assets.definitions",
         ]
         self._log = self.log_path.open("wb")
+        self.started = time.monotonic()
         self.process = subprocess.Popen(
             command,
             cwd=self.env.root,  # not the repo: no workspace.yaml / pyproject.toml is picked up
@@ -338,7 +340,7 @@ def _group_alive(pgid: int) -> bool:
 
 
 # A fallback for instances whose sensors never load the reference data (raw/fx_rates has no
-# automation condition; the `reference_data` sensor loads it): then b2b/opportunity, and all that
+# automation condition; the landing sensor loads it): then b2b/opportunity, and all that
 # needs it down to the audience, would wait on a missing parent until the nightly full refresh.
 # The fallback loads it, and the raw opportunities that read it, once from the CLI against the
 # same instance; the automation sensor then propagates the rest.
@@ -364,26 +366,33 @@ def bootstrap(dev: DagsterDev, timeout: float = 300.0) -> None:
         )
 
 
-def wait_settled(dev: DagsterDev, timeout: float, *, allow_bootstrap: bool = False) -> float:
-    """Wait until the seed audience is built and no run is queued or running (10 s in a row).
+def wait_settled(
+    dev: DagsterDev, timeout: float, *, allow_bootstrap: bool = False
+) -> tuple[float, float]:
+    """Wait until the seed audience is built and no run is queued or running (10 s in a row);
+    returns the seconds since `dagster dev` started until the audience was first built, and
+    until the runs settled.
 
     With `allow_bootstrap`, when nothing has run for 30 s and the audience is still missing, load
     the reference data once (see BOOTSTRAP)."""
     started = time.monotonic()
     deadline = started + timeout
     quiet_since: float | None = None
+    built_at: float | None = None
     bootstrapped = not allow_bootstrap
     while time.monotonic() < deadline:
         if not dev.alive():
             raise RuntimeError("dagster dev exited:\n" + dev.tail())
         members = audience_emails(dev.env.warehouse)
         ready = bool(members and SEED_MEMBER in members)
+        if ready and built_at is None:
+            built_at = time.monotonic() - dev.started
         runs = active_runs(dev.port)
         if runs == []:
             quiet_since = quiet_since or time.monotonic()
             idle = time.monotonic() - quiet_since
             if ready and idle >= 10:  # idle across sensor ticks
-                return time.monotonic() - started
+                return built_at or 0.0, time.monotonic() - dev.started
             if not ready and idle >= 30 and not bootstrapped:
                 log(f"idle for {idle:.0f}s and {AUDIENCE} is not built")
                 bootstrap(dev)
@@ -537,8 +546,13 @@ def main(argv: list[str] | None = None) -> int:
                 raise RuntimeError("the webserver did not come up:\n" + dev.tail())
             time.sleep(1.0)
         log("webserver up; waiting for the sensor-driven initial runs to settle")
-        settled = wait_settled(dev, args.startup_timeout, allow_bootstrap=not args.no_bootstrap)
-        log(f"initial runs settled after {settled:.0f}s")
+        built, settled = wait_settled(
+            dev, args.startup_timeout, allow_bootstrap=not args.no_bootstrap
+        )
+        log(
+            f"first build: the audience was built {built:.1f}s after dagster dev started; "
+            f"the runs settled after {settled:.0f}s"
+        )
         for index in range(1, args.repetitions + 1):
             members = audience_emails(env.warehouse) or set()
             remaining = [person for person in people if person.email not in members]

@@ -79,9 +79,10 @@ def raw_member(
     """The raw asset of one object of one source instance (or of the reference data).
 
     Besides its schema check it reports its load (`quarantine`, blocking above
-    `max_quarantined`) and the names `landing_notes` finds unread (`landing_files`: for a
-    source, the names in its folder that are no object); a structural problem (a missing
-    required object or column) fails it with one message listing every file concerned.
+    `max_quarantined`); the first object of a source (and the reference data) also reports the
+    names `landing_notes` finds unread in its folder (`landing_files`: one check per folder,
+    every object's metadata lists them). A structural problem (a missing required object or
+    column) fails it with one message listing every file concerned.
     """
     key = raw_key(instance, spec)
     label = f"{spec.name} of {instance or 'reference data'}"
@@ -116,10 +117,11 @@ def raw_member(
         ),
         skippable=True,
     )
+    reports_landing = landing_notes is not None and first_object == spec.name
     check_specs = [
         schema_check_spec(key, schema),
         quarantine_check_spec(key),
-        *([landing_check_spec(key, folder)] if landing_notes else []),
+        *([landing_check_spec(key, folder)] if reports_landing else []),
     ]
 
     def _raw(con: duckdb.DuckDBPyConnection, context: AssetExecutionContext):
@@ -168,7 +170,7 @@ def raw_member(
                     con, key, staged["result"], label, instance, spec.name, max_quarantined
                 )
             ]
-            if landing_notes:
+            if reports_landing:
                 results.append(landing_check(key, unknown))
             return results
 

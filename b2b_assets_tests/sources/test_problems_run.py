@@ -114,20 +114,36 @@ def test_problems_run_warns_about_the_quarantine_in_the_summary(problems_run: Cl
     assert sum("malformed references raw/" in line for line in summary) == 1
 
 
-def test_every_crm_2_raw_asset_warns_about_the_misnamed_file(problems_run: CliRun) -> None:
+def test_the_crm_2_landing_check_warns_about_the_misnamed_file(problems_run: CliRun) -> None:
+    """One `landing_files` check per folder, on the source's first object; every raw asset of
+    the source names the file in its metadata."""
     crm_2 = [f"raw/crm_2__{spec.table}" for spec in OBJECTS_BY_TYPE["salesforce"]]
+    evaluation = problems_run.checks[(crm_2[0], "landing_files")]
+    assert not evaluation.passed
+    assert evaluation.severity == AssetCheckSeverity.WARN
+    assert metadata_value(evaluation.metadata["unknown_files"]) == [MISNAMED]
     for asset in crm_2:
-        evaluation = problems_run.checks[(asset, "landing_files")]
-        assert not evaluation.passed, asset
-        assert evaluation.severity == AssetCheckSeverity.WARN, asset
-        assert metadata_value(evaluation.metadata["unknown_files"]) == [MISNAMED], asset
         assert problems_run.materializations[asset]["unknown_landing_files"] == [MISNAMED]
+    landing_checks = [asset for asset, name in problems_run.checks if name == "landing_files"]
+    assert sorted(landing_checks) == sorted(
+        ["raw/fx_rates"]
+        + [f"raw/{s}__{OBJECTS_BY_TYPE[t][0].table}" for s, t in DEMO_SOURCE_TYPES.items()]
+    )
     others = [
         evaluation
         for (asset, name), evaluation in problems_run.checks.items()
         if name == "landing_files" and asset not in crm_2
     ]
     assert others and all(evaluation.passed for evaluation in others)
+
+
+DEMO_SOURCE_TYPES = {
+    "crm_1": "salesforce",
+    "crm_2": "salesforce",
+    "marketo_1": "marketo",
+    "marketo_2": "marketo",
+    "mdm": "mdm",
+}
 
 
 def _markdown_rows(text: str) -> list[dict[str, str]]:
