@@ -16,8 +16,13 @@ def literal(text: str) -> str:
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    """Whether `schema.table` exists (`schema` "temp" for this connection's temporary tables)."""
-    query = """SELECT count(*) FROM duckdb_tables() WHERE table_name = $t
+    """Whether `schema.table` exists, as a table or a view (`schema` "temp" for this
+    connection's temporary tables)."""
+    query = """SELECT count(*) FROM (
+                   SELECT schema_name, table_name, temporary FROM duckdb_tables()
+                   UNION ALL
+                   SELECT schema_name, view_name, temporary FROM duckdb_views() WHERE NOT internal)
+               WHERE table_name = $t
                AND (schema_name = $s AND NOT temporary OR $s = 'temp' AND temporary)"""
     return bool(scalar(con, query, {"s": schema, "t": table}))
 

@@ -32,7 +32,7 @@ from dagster._core.test_utils import create_run_for_test
 from b2b_assets.recover import main as recover_main
 from b2b_assets.recover import process_alive, recover
 from b2b_assets.settings import INSTANCE_YAML
-from b2b_assets.sources.reader import STAGING_PREFIX
+from b2b_assets.sources.parts import PARTS_SUFFIX
 from b2b_assets_tests.conftest import REPO_ROOT, copy_demo, materialize_env, query
 from benchmarks.bench import materialize_command
 
@@ -47,6 +47,7 @@ VOLATILE = frozenset(
         "logged_at",
         "changed_at",
         "load_id",
+        "part",  # where a load wrote its rows: beside its own warehouse
         "built_at",
         "mtime_ns",
         "generation",  # which build of a table, and whether whole: a killed run may have
@@ -78,21 +79,21 @@ def _normal(value: Any) -> Any:
     return value
 
 
-def staging_tables(warehouse: Path) -> list[str]:
+def unread_loads(warehouse: Path) -> list[str]:
+    """Folders of raw parts beside the warehouse that no raw view reads."""
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        rows = con.execute(
-            f"SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, '{STAGING_PREFIX}')"
-        ).fetchall()
-        return [row[0] for row in rows]
+        rows = con.execute("SELECT part FROM ops.loaded_files WHERE part IS NOT NULL").fetchall()
     finally:
         con.close()
+    read = {str(Path(row[0]).parent) for row in rows}
+    root = Path(f"{warehouse}{PARTS_SUFFIX}")
+    return sorted(str(load) for load in root.glob("*/*") if str(load) not in read)
 
 
 def snapshot(warehouse: Path) -> Snapshot:
     """Every published table's rows (sorted), without the columns that record when/which run
-    wrote them. A raw load's staging table is not published: a load killed while staging leaves
-    it behind until that object's next load replaces it."""
+    wrote them (tables and views; a raw load's parts are read through its view)."""
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         tables = con.execute(
@@ -100,7 +101,6 @@ def snapshot(warehouse: Path) -> Snapshot:
                 FROM duckdb_columns()
                 WHERE schema_name IN ({", ".join(f"'{s}'" for s in SCHEMAS)})
                   AND database_name = current_database()
-                  AND NOT starts_with(table_name, '{STAGING_PREFIX}')
                 GROUP BY ALL ORDER BY ALL"""
         ).fetchall()
         result: Snapshot = {}
@@ -378,7 +378,7 @@ def test_killed_run_leaves_every_table_as_before_and_a_clean_run_recovers(demo: 
     )
     assert code == 0, f"the run after the killed one failed:\n{clean.tail()}"
     assert_same(snapshot(warehouse), demo.state)
-    assert staging_tables(warehouse) == []
+    assert unread_loads(warehouse) == []
 
 
 def _outbox(folder: Path) -> dict[str, bytes]:

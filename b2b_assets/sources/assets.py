@@ -48,7 +48,7 @@ from b2b_assets.sources.reader import (
     raw_table_name,
     stage_object,
 )
-from b2b_assets.sql import table_exists
+from b2b_assets.sql import literal, table_exists
 from b2b_assets.tables import DOWNSTREAM
 
 FX_RATES_KEY = AssetKey(["raw", "fx_rates"])
@@ -175,8 +175,11 @@ def raw_member(
             return results
 
         def scope(con) -> str | None:
-            # An append load checks the rows it added (they carry this transaction's time).
-            return "_loaded_at = now()" if staged["result"].mode == "append" else None
+            # An append load checks the rows it added (they carry its load time).
+            result = staged["result"]
+            if result.mode != "append":
+                return None
+            return f"_loaded_at = TIMESTAMPTZ {literal(result.loaded_at.isoformat())}"
 
         def cleanup(con) -> None:
             if "result" in staged:

@@ -1,7 +1,9 @@
 """Read one object of one source instance into `raw.<instance>__<object>`.
 
-Every row read ends up either in the raw table or in `raw.quarantine` with a reason, and the
-counts are appended to `ops.row_accounting`.
+Each file's typed rows are written once, to a Parquet part of the load (see `parts`); the raw
+table is a view over the parts that leaves out the rows with problems and the superseded ones.
+Every row read ends up either in that view or in `raw.quarantine` with a reason, and the counts
+are appended to `ops.row_accounting`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 
+from b2b_assets.sources import parts
 from b2b_assets.sources.catalog import Column, ObjectSpec, normalize_column_name
 from b2b_assets.sources.landing_names import EXTENSIONS, in_temporary_place
 from b2b_assets.sources.sql_macros import install_macros
@@ -56,14 +59,15 @@ CREATE TABLE IF NOT EXISTS ops.row_accounting (
 LOADED_FILES_DDL = """
 CREATE TABLE IF NOT EXISTS ops.loaded_files (
     raw_table VARCHAR, file_name VARCHAR, size BIGINT, mtime_ns BIGINT, rows_read BIGINT,
-    load_id VARCHAR, signature VARCHAR, loaded_at TIMESTAMPTZ
+    load_id VARCHAR, signature VARCHAR, loaded_at TIMESTAMPTZ, part VARCHAR
 )"""
+# A warehouse from before the parts: its loaded files get the column (and are read again).
+LOADED_FILES_PART = "ALTER TABLE ops.loaded_files ADD COLUMN IF NOT EXISTS part VARCHAR"
 # Bumped whenever the reading rules change, so append-only objects are read again in full.
-READING_RULES_VERSION = "1"
+READING_RULES_VERSION = "2"
 # Files of one object read at once, each on its own connection: numbering a CSV file's rows keeps
 # its scan on one thread, so two files at a time keep both cores busy.
 READ_WORKERS = 2
-STAGING_PREFIX = "_staging__"
 # The quarantine reason of a row that a later row with the same key replaced.
 SUPERSEDED = "duplicate key: a later row wins"
 
@@ -95,7 +99,10 @@ class ReadResult:
     stamps: dict[str, tuple[int, int]] = field(default_factory=dict)
     load_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     signature: str = ""
-    staging: str = ""
+    folder: Path | None = None  # where this load writes its parts
+    parts: dict[str, str] = field(default_factory=dict)  # file read -> its part
+    rows_by_file: Counter[str] = field(default_factory=Counter)  # rows written to parts
+    empty: str = ""  # the staged columns, no rows
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     malformed: list[Malformed] = field(default_factory=list)
     malformed_references: dict[str, int] = field(default_factory=dict)
@@ -103,6 +110,11 @@ class ReadResult:
     @property
     def rows_quarantined(self) -> int:
         return sum(self.reasons.values())
+
+    @property
+    def staged(self) -> str:
+        """The rows this load read, as written to its parts (with `_problems`, `_record`)."""
+        return parts.scan(list(self.parts.values())) if self.parts else f"({self.empty})"
 
 
 @dataclass(frozen=True)
@@ -290,11 +302,6 @@ def _problem_exprs(spec: ObjectSpec) -> list[tuple[str, str]]:
     return problems
 
 
-def _stage_statement(spec: ObjectSpec, staging: str, clean: str) -> str:
-    """The INSERT of one file's rows into the staging table (see `_typed_select`)."""
-    return f"INSERT INTO {staging}\n{_typed_select(spec, clean)}"
-
-
 def staged_rows_select(
     spec: ObjectSpec,
     positions: dict[str, int],
@@ -400,20 +407,26 @@ def _select_clean(
     return query
 
 
-def staging_table(table: str) -> str:
-    """Where a load stages its rows: a table next to `raw.<table>`, renamed into its place
-    when the load is published (so the rows are written once)."""
-    schema, name = table.split(".", 1)
-    return f'{schema}."{STAGING_PREFIX}{name}"'
-
-
-def _create_staging(con: duckdb.DuckDBPyConnection, spec: ObjectSpec, staging: str) -> None:
-    typed = ", ".join(f'"{column.field}" {SQL_TYPES[column.kind]}' for column in spec.columns)
-    con.execute(
-        f"CREATE OR REPLACE TABLE {staging} ({typed}, _source_instance VARCHAR, "
-        "_file_name VARCHAR, _row_number BIGINT, _loaded_at TIMESTAMPTZ, "
-        "_problems VARCHAR[], _record VARCHAR)"
+def _empty_staged(spec: ObjectSpec) -> str:
+    """A select of no rows with the columns a load writes to its parts."""
+    typed = ", ".join(f'CAST(NULL AS {SQL_TYPES[c.kind]}) AS "{c.field}"' for c in spec.columns)
+    return (
+        f"SELECT {typed}, CAST(NULL AS VARCHAR) AS _source_instance, "
+        "CAST(NULL AS VARCHAR) AS _file_name, CAST(NULL AS BIGINT) AS _row_number, "
+        "CAST(NULL AS TIMESTAMPTZ) AS _loaded_at, CAST(NULL AS VARCHAR[]) AS _problems, "
+        "CAST(NULL AS VARCHAR) AS _record WHERE FALSE"
     )
+
+
+def _with_record_ids(spec: ObjectSpec, ctx: ReadContext, select: str) -> str:
+    """A cross-reference to a Salesforce record: its 15- and 18-character ids are one record
+    (`$salesforce` names the Salesforce instances)."""
+    if "sf_record_ids" not in spec.extra_rules or not ctx.salesforce_instances:
+        return select
+    return f"""SELECT * REPLACE (CASE WHEN list_contains($salesforce, source_instance)
+                                     THEN sf_id18(source_record_id)
+                                     ELSE source_record_id END AS source_record_id)
+               FROM ({select})"""
 
 
 def _reader_connection(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
@@ -431,11 +444,11 @@ def _load_files(
     ctx: ReadContext,
     result: ReadResult,
 ) -> None:
-    """Read the files (with the headers `read_headers` found) into the staging table,
-    `READ_WORKERS` at a time."""
+    """Write the files (with the headers `read_headers` found) to the load's parts,
+    `READ_WORKERS` at a time, then check that none changed while it was read."""
     paths = list(headers)
 
-    def load(index: int, path: Path) -> tuple[bool, list[Malformed]]:
+    def load(index: int, path: Path) -> tuple[int | None, list[Malformed]]:
         reader = _reader_connection(con)
         try:
             return _load_file(reader, spec, path, headers[path], index, ctx, result)
@@ -448,15 +461,19 @@ def _load_files(
         with ThreadPoolExecutor(max_workers=READ_WORKERS) as pool:
             futures = [pool.submit(load, index, path) for index, path in enumerate(paths)]
             loaded = [future.result() for future in futures]
-    for path, (read, malformed) in zip(paths, loaded, strict=True):
-        (result.files if read else result.skipped_files).append(str(path))
+    for index, (path, (rows, malformed)) in enumerate(zip(paths, loaded, strict=True)):
+        if rows is None:
+            result.skipped_files.append(str(path))
+            continue
+        result.files.append(str(path))
+        result.parts[str(path)] = str(parts.part_path(result.folder, index))
+        result.rows_by_file[str(path)] = rows
         result.malformed.extend(malformed)
-    if "sf_record_ids" in spec.extra_rules and ctx.salesforce_instances and result.files:
-        # A cross-reference to a Salesforce record: its 15- and 18-character ids are one record.
-        con.execute(
-            f"""UPDATE {result.staging} SET source_record_id = sf_id18(source_record_id)
-                WHERE list_contains($instances, source_instance)""",
-            {"instances": list(ctx.salesforce_instances)},
+    changed = [name for name in result.parts if file_stamp(Path(name)) != result.stamps[name]]
+    if changed:
+        raise ExtractError(
+            f"{changed[0]}: changed while it was read ({len(changed)} file(s) of {spec.name}); "
+            "the load is not published and runs again on the next change"
         )
 
 
@@ -468,57 +485,51 @@ def _load_file(
     index: int,
     ctx: ReadContext,
     result: ReadResult,
-) -> tuple[bool, list[Malformed]]:
-    """Stage one file's rows; (False, []) for a file without a header. Returns the rows that
-    did not parse, for the quarantine."""
+) -> tuple[int | None, list[Malformed]]:
+    """Write one file's rows to its part; (None, []) for a file without a header. Returns the
+    rows written and the rows that did not parse, for the quarantine."""
     parquet = path.suffix.lower() == ".parquet"
     if header is None:
-        return False, []
+        return None, []
+    assert result.folder is not None
     positions = map_columns(path, header, spec)
     scan, params = _file_scan(path, header, index)
-    numbered = f"_numbered_{index}"
-    source = scan if parquet else f"(SELECT * FROM {numbered})"
-    statement = _stage_statement(
-        spec, result.staging, _select_clean(spec, positions, header, parquet, ctx, source)
+    select = _with_record_ids(
+        spec, ctx, staged_rows_select(spec, positions, header, parquet, ctx, scan)
     )
+    part = parts.part_path(result.folder, index)
+    statement = f"COPY ({select}) TO {literal(str(part))} (FORMAT parquet)"
     values: dict[str, object] = {
         "file_name": str(path),
         "instance": ctx.instance,
         "loaded_at": result.loaded_at,
     }
-    if "$currencies" in statement:
-        values["currencies"] = list(ctx.currencies)
-    if "$instances" in statement:
-        values["instances"] = list(ctx.instances)
+    for name, value in (
+        ("currencies", ctx.currencies),
+        ("instances", ctx.instances),
+        ("salesforce", ctx.salesforce_instances),
+    ):
+        if f"${name}" in statement:
+            values[name] = list(value)
     if parquet:
         try:
-            con.execute(statement, {**values, "path": str(path)})
+            return int(scalar(con, statement, {**values, "path": str(path)})), []
         except duckdb.Error as exc:
             raise ExtractError(f"{path}: cannot be read: {exc}") from exc
-        return True, []
-    from_python = statement.replace(source, "(SELECT * FROM _python_rows)")
+    from_python = statement.replace(scan, "(SELECT * FROM _python_rows)")
     for stale in (f"_rejects_{index}", f"_rejects_scan_{index}"):
         con.execute(f"DROP TABLE IF EXISTS {stale}")
     try:
-        # Numbering the rows keeps the scan on one thread, so it is done on its own and the
-        # cleaning, typing and writing that follow run in parallel.
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {numbered} AS SELECT * FROM {scan}",
-            {"path": str(path), **params},
-        )
+        rows = int(scalar(con, statement, {**values, "path": str(path), **params}))
     except duckdb.Error:
         # DuckDB's fast reader gave up on the whole file (e.g. mixed line endings): read it
         # with Python's csv module instead, row by row, quarantining what does not parse.
-        return True, _load_with_python(con, from_python, values, path, header)
-    try:
-        if scalar(con, f"SELECT count(*) FROM _rejects_{index}"):
-            # Some rows did not parse: read the file again with the careful reader, which also
-            # takes rows the fast one cannot (e.g. a line ending unlike the file's others).
-            return True, _load_with_python(con, from_python, values, path, header)
-        con.execute(statement, values)
-    finally:
-        con.execute(f"DROP TABLE IF EXISTS {numbered}")
-    return True, []
+        return _load_with_python(con, from_python, values, path, header)
+    if scalar(con, f"SELECT count(*) FROM _rejects_{index}"):
+        # Some rows did not parse: read the file again with the careful reader, which also
+        # takes rows the fast one cannot (e.g. a line ending unlike the file's others).
+        return _load_with_python(con, from_python, values, path, header)
+    return rows, []
 
 
 def _load_with_python(
@@ -527,9 +538,9 @@ def _load_with_python(
     params: dict[str, object],
     path: Path,
     header: list[str],
-) -> list[Malformed]:
-    """Stage the file's rows read by Python's csv module (`statement` reads `_python_rows`);
-    returns the rows that do not parse."""
+) -> tuple[int, list[Malformed]]:
+    """Write the file's rows read by Python's csv module (`statement` reads `_python_rows`);
+    returns the rows written and the rows that do not parse."""
     width = len(header)
     columns: list[list[str | None]] = [[] for _ in range(width)]
     numbers: list[int] = []
@@ -565,10 +576,10 @@ def _load_with_python(
     table = pa_table({f"c{i}": columns[i] for i in range(width)}, numbers)
     con.register("_python_rows", table)
     try:
-        con.execute(statement, params)
+        rows = int(scalar(con, statement, params))
     finally:
         con.unregister("_python_rows")
-    return malformed
+    return rows, malformed
 
 
 def pa_table(columns: dict[str, list[str | None]], numbers: list[int]):
@@ -623,7 +634,7 @@ def plan_load(
     (every loaded file still there, same size and modification time, same reading rules);
     otherwise ("full", every file)."""
     everything = ("full", list(stamps))
-    if not spec.append_only or not table_exists(con, *table.split(".", 1)):
+    if not spec.append_only or parts.relation_kind(con, table) != "view":
         return everything
     if not table_exists(con, "ops", "loaded_files"):
         return everything
@@ -674,11 +685,11 @@ def read_headers(
 def stage_object(
     con: duckdb.DuckDBPyConnection, folder: Path, spec: ObjectSpec, ctx: ReadContext
 ) -> ReadResult:
-    """Read the object's files into connection-local staging tables (outside any transaction,
-    so a file DuckDB's fast reader rejects can be read again by the careful one). An
-    append-only object whose loaded files are unchanged reads only its new files."""
+    """Write the object's files to the parts of a new load (outside any transaction, so a file
+    DuckDB's fast reader rejects can be read again by the careful one). An append-only object
+    whose loaded files are unchanged reads only its new files."""
     table = f"raw.{raw_table_name(ctx.instance, spec)}"
-    result = ReadResult(table=table, staging=staging_table(table))
+    result = ReadResult(table=table, empty=_empty_staged(spec))
     files = find_object_files(folder, spec)
     if not files and spec.required:
         raise ExtractError(
@@ -690,7 +701,8 @@ def stage_object(
     result.signature = reading_signature(spec, ctx)
     result.mode, to_read = plan_load(con, result.table, spec, result.stamps, result.signature)
     headers = read_headers(con, spec, [Path(name) for name in to_read], ctx)
-    _create_staging(con, spec, result.staging)
+    result.folder = parts.load_folder(parts.parts_root(con), table, result.load_id)
+    result.folder.mkdir(parents=True, exist_ok=True)
     try:
         if headers:
             _load_files(con, spec, headers, ctx, result)
@@ -711,7 +723,7 @@ def publish_object(
 
     Runs inside the caller's transaction: nothing is visible to others until it commits.
     """
-    for ddl in (QUARANTINE_DDL, ACCOUNTING_DDL, LOADED_FILES_DDL):
+    for ddl in (QUARANTINE_DDL, ACCOUNTING_DDL, LOADED_FILES_DDL, LOADED_FILES_PART):
         con.execute(ddl)
     rows = _RowSql(spec, ctx)
     _record_files(con, result)
@@ -750,8 +762,19 @@ def count_malformed_references(
 
 
 def drop_staging(con: duckdb.DuckDBPyConnection, result: ReadResult) -> None:
-    """Remove what a load staged and did not publish (an append, a failed or rolled back load)."""
-    con.execute(f"DROP TABLE IF EXISTS {result.staging}")
+    """After the load's transaction (committed or not): remove the parts no view reads, i.e.
+    a replaced load's, or this load's if it was not published."""
+    if result.folder is None:
+        return
+    kept: set[str] = set()
+    if table_exists(con, "ops", "loaded_files"):
+        con.execute(LOADED_FILES_PART)
+        rows = con.execute(
+            "SELECT part FROM ops.loaded_files WHERE raw_table = $t AND part IS NOT NULL",
+            {"t": result.table},
+        ).fetchall()
+        kept = {row[0] for row in rows}
+    parts.remove_unread_loads(result.folder.parent.parent, result.table, kept)
 
 
 @dataclass(frozen=True)
@@ -830,7 +853,7 @@ def _quarantine_staged(con: duckdb.DuckDBPyConnection, rows: _RowSql, result: Re
            SELECT $instance, $object, _file_name, _row_number,
                   split_part(_problems[1], ':', 1) || ':' || split_part(_problems[1], ':', 2),
                   _problems, _record, now(), $run_id
-           FROM {result.staging} WHERE _problems IS NOT NULL""",
+           FROM {result.staged} WHERE _problems IS NOT NULL""",
         rows.params,
     )
 
@@ -852,72 +875,73 @@ def _rank_losers(con: duckdb.DuckDBPyConnection, rows: _RowSql, candidates: str)
 
 
 def _replace_rows(con: duckdb.DuckDBPyConnection, rows: _RowSql, result: ReadResult) -> None:
-    """The staging table, without its quarantined rows, becomes the raw table."""
-    staging = result.staging
+    """The load's parts, without their quarantined rows, become the raw table."""
+    staged = result.staged
     con.execute(
         "DELETE FROM raw.quarantine WHERE source_instance = $instance AND object = $object",
         {"instance": rows.ctx.instance, "object": rows.spec.name},
     )
     _quarantine_staged(con, rows, result)
-    _rank_losers(con, rows, f"SELECT * FROM {staging} WHERE _problems IS NULL")
-    rows.quarantine_losers(con, staging)
-    con.execute(f"DELETE FROM {staging} WHERE _problems IS NOT NULL")
-    con.execute(
-        f"""DELETE FROM {staging} s USING _losers l
-            WHERE s._file_name = l._file_name AND s._row_number = l._row_number"""
-    )
-    con.execute(f"ALTER TABLE {staging} DROP COLUMN _problems")
-    con.execute(f"ALTER TABLE {staging} DROP COLUMN _record")
-    con.execute(f"DROP TABLE IF EXISTS {result.table}")
-    con.execute(f'ALTER TABLE {staging} RENAME TO "{result.table.split(".", 1)[1]}"')
+    _rank_losers(con, rows, f"SELECT * FROM {staged} WHERE _problems IS NULL")
+    rows.quarantine_losers(con, staged)
+    superseded = parts.superseded_table(result.table)
+    con.execute(f"CREATE OR REPLACE TABLE {superseded} AS SELECT * FROM _losers")
+    _publish_view(con, result, superseded)
 
 
 def _append_rows(con: duckdb.DuckDBPyConnection, rows: _RowSql, result: ReadResult) -> None:
-    """Add the new files' rows; a key already in the table goes to whichever row wins, the
-    other is quarantined (taken out of the table if it was there)."""
-    target, staging = result.table, result.staging
+    """Add the new files' parts; a key already in the table goes to whichever row wins, the
+    other is quarantined (and superseded, if it was in the table)."""
+    target, staged = result.table, result.staged
     _quarantine_staged(con, rows, result)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _contenders AS
-            SELECT {rows.fields}, _file_name, _row_number FROM {staging} WHERE _problems IS NULL
+            SELECT {rows.fields}, _file_name, _row_number FROM {staged} WHERE _problems IS NULL
             UNION ALL
             SELECT {rows.fields}, _file_name, _row_number FROM {target}
-            SEMI JOIN (SELECT {rows.key} FROM {staging} WHERE _problems IS NULL)
+            SEMI JOIN (SELECT {rows.key} FROM {staged} WHERE _problems IS NULL)
                  USING ({rows.key})"""
     )
     _rank_losers(con, rows, "SELECT * FROM _contenders")
     rows.quarantine_losers(con, "_contenders")
-    con.execute(
-        f"""DELETE FROM {target} t USING _losers l
-            WHERE t._file_name = l._file_name AND t._row_number = l._row_number"""
-    )
-    con.execute(
-        f"""INSERT INTO {target}
-            SELECT {rows.fields}, $instance, _file_name, _row_number, now()
-            FROM {staging} ANTI JOIN _losers USING (_file_name, _row_number)
-            WHERE _problems IS NULL""",
-        {"instance": rows.ctx.instance},
-    )
+    superseded = parts.superseded_table(result.table)
+    con.execute(f"CREATE TABLE IF NOT EXISTS {superseded} (_file_name VARCHAR, _row_number BIGINT)")
+    con.execute(f"INSERT INTO {superseded} SELECT * FROM _losers")
+    _publish_view(con, result, superseded)
+
+
+def _publish_view(con: duckdb.DuckDBPyConnection, result: ReadResult, superseded: str) -> None:
+    publish_loaded_parts(con, result.table, result.empty, superseded)
+
+
+def publish_loaded_parts(
+    con: duckdb.DuckDBPyConnection, table: str, empty: str, superseded: str
+) -> None:
+    """`raw.<table>`: the kept rows of every part its loaded files hold (`ops.loaded_files`),
+    less those in the `superseded` table."""
+    listed = con.execute(
+        """SELECT part FROM ops.loaded_files WHERE raw_table = $t AND part IS NOT NULL
+           ORDER BY file_name""",
+        {"t": table},
+    ).fetchall()
+    any_superseded = bool(scalar(con, f"SELECT count(*) FROM {superseded}"))
+    parts.publish_view(con, table, [row[0] for row in listed], empty, superseded=any_superseded)
 
 
 def _record_files(con: duckdb.DuckDBPyConnection, result: ReadResult) -> None:
-    """Remember each file read in this load: its stamp and the rows read from it (a full load
-    forgets the files of the previous one)."""
+    """Remember each file read in this load: its stamp, the rows read from it and its part (a
+    full load forgets the files of the previous one)."""
     if result.mode == "full":
         con.execute("DELETE FROM ops.loaded_files WHERE raw_table = $t", {"t": result.table})
     read = [*result.files, *result.skipped_files]
     if not read:
         return
-    counts = Counter(
-        dict(
-            con.execute(
-                f"SELECT _file_name, count(*) FROM {result.staging} GROUP BY ALL"
-            ).fetchall()
-        )
-    )
+    counts = Counter(result.rows_by_file)
     counts.update(row[0] for row in result.malformed)
     con.executemany(
-        "INSERT INTO ops.loaded_files VALUES (?, ?, ?, ?, ?, ?, ?, now())",
+        """INSERT INTO ops.loaded_files (raw_table, file_name, size, mtime_ns, rows_read,
+               load_id, signature, loaded_at, part)
+           VALUES (?, ?, ?, ?, ?, ?, ?, now(), ?)""",
         [
             (
                 result.table,
@@ -926,6 +950,7 @@ def _record_files(con: duckdb.DuckDBPyConnection, result: ReadResult) -> None:
                 int(counts.get(name, 0)),
                 result.load_id,
                 result.signature,
+                result.parts.get(name),
             )
             for name in read
         ],

@@ -160,8 +160,8 @@ def test_third_crm_is_modelled_from_sources_yaml_only(scenario_run):
     )
     assert (
         scenario_run.scalar(
-            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'raw' "
-            "AND table_name LIKE 'crm_3__%'"
+            "SELECT count(*) FROM duckdb_views() WHERE schema_name = 'raw' "
+            "AND view_name LIKE 'crm_3__%'"
         )
         == 7
     )

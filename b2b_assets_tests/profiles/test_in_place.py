@@ -16,7 +16,9 @@ from b2b_assets import generations
 from b2b_assets.model.engagement import experience_event
 from b2b_assets.profiles import accounts, people
 from b2b_assets.resources import RunSettings
+from b2b_assets.sources import parts
 from b2b_assets.sources.config import load_sources
+from b2b_assets.sources.reader import publish_loaded_parts
 from b2b_assets.sources.sql_macros import install_macros
 from b2b_assets_tests.conftest import copy_demo, materialize_env
 
@@ -38,21 +40,33 @@ def _context() -> SimpleNamespace:
 
 
 def _land(con: duckdb.DuckDBPyConnection, load: int, rows: list[tuple[str, str, datetime]]) -> None:
-    """A new load of Marketo 1's activities, as the raw layer appends it."""
+    """A new load of Marketo 1's activities, as the raw layer appends it: a part of its own,
+    recorded with its file, and the raw view over every part."""
     file_name = f"landing/marketo_1/activities/drop-{load}.csv"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _drop AS SELECT * FROM {RAW} WHERE FALSE")
     for number, (guid, lead, when) in enumerate(rows, start=1):
         con.execute(
-            f"""INSERT INTO {RAW} BY NAME SELECT $guid AS marketo_guid, $lead AS lead_id,
+            """INSERT INTO _drop BY NAME SELECT $guid AS marketo_guid, $lead AS lead_id,
                    $when AS activity_date, 1 AS activity_type_id,
                    'www.bodea.com/pricing' AS primary_attribute_value,
                    'marketo_1' AS _source_instance, $file AS _file_name,
                    $n AS _row_number, now() AS _loaded_at""",
             {"guid": guid, "lead": lead, "when": when, "file": file_name, "n": number},
         )
+    folder = parts.load_folder(parts.parts_root(con), RAW, f"drop-{load}")
+    folder.mkdir(parents=True)
+    part = str(parts.part_path(folder, 0))
     con.execute(
-        "INSERT INTO ops.loaded_files VALUES ($t, $f, 0, 0, $n, $l, '', now())",
-        {"t": RAW, "f": file_name, "n": len(rows), "l": f"drop-{load}"},
+        "COPY (SELECT *, NULL::VARCHAR[] AS _problems, NULL::VARCHAR AS _record FROM _drop) "
+        f"TO '{part}' (FORMAT parquet)"
     )
+    con.execute(
+        """INSERT INTO ops.loaded_files (raw_table, file_name, size, mtime_ns, rows_read,
+               load_id, signature, loaded_at, part)
+           VALUES ($t, $f, 0, 0, $n, $l, '', now(), $p)""",
+        {"t": RAW, "f": file_name, "n": len(rows), "l": f"drop-{load}", "p": part},
+    )
+    publish_loaded_parts(con, RAW, "", parts.superseded_table(RAW))
 
 
 def _build(con: duckdb.DuckDBPyConnection, events, context) -> dict:
