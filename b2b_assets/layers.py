@@ -94,8 +94,15 @@ def in_dependency_order(members: Sequence[LayerMember]) -> list[LayerMember]:
     return [by_key[key] for key in ordered]
 
 
-def build_layer_asset(name: str, members: Sequence[LayerMember]) -> AssetsDefinition:
-    """One subsettable step building `members` (see the module docstring)."""
+Prepare = Callable[[duckdb.DuckDBPyConnection, AssetExecutionContext], None]
+
+
+def build_layer_asset(
+    name: str, members: Sequence[LayerMember], prepare: Prepare | None = None
+) -> AssetsDefinition:
+    """One subsettable step building `members` (see the module docstring); `prepare` runs
+    first, on the step's connection, for work the selected members share (it must not fail
+    the step: a member reports its own failure)."""
     ordered = in_dependency_order(members)
 
     @multi_asset(
@@ -109,6 +116,8 @@ def build_layer_asset(name: str, members: Sequence[LayerMember]) -> AssetsDefini
         # `settings` is read by the members through `context.resources`.
         with warehouse.connect() as con:
             install_macros(con)
+            if prepare is not None:
+                prepare(con, context)
             yield from run_members(context, con, ordered)
 
     return _layer

@@ -120,8 +120,9 @@ def test_every_table_asset_links_to_its_definition(demo_run):
 
 def test_a_layer_is_one_step(demo_run):
     steps = {e.step_key for e in demo_run.result.all_events if e.is_step_success}
-    assert {"b2b", "identity", "profile", "raw__crm_1", "raw__marketo_1", "raw__fx_rates"} <= steps
+    assert {"b2b", "identity", "profile", "raw", "raw__fx_rates"} <= steps
     assert not [s for s in steps if s.startswith(("b2b__", "identity__", "profile__"))]
+    assert not [s for s in steps if s.startswith("raw__") and s != "raw__fx_rates"]
 
 
 # --------------------------------------------------------------------------------------------

@@ -185,9 +185,9 @@ def test_failed_run_on_a_broken_required_file_changes_nothing(demo: Demo) -> Non
         contact.write_bytes(original)
     assert not run.result.success
     failures = _failure_messages(run)
-    assert set(failures) == {"raw__crm_1"}
-    assert str(contact) in failures["raw__crm_1"]
-    assert "Email" in failures["raw__crm_1"]
+    assert set(failures) == {"raw"}
+    assert str(contact) in failures["raw"]
+    assert "Email" in failures["raw"]
     succeeded = run.succeeded_steps()
     assert "b2b" not in succeeded and "profile" not in succeeded
     assert_same(snapshot(warehouse), demo.state)
@@ -573,7 +573,7 @@ def test_killed_cli_run_is_recovered_and_the_next_run_in_the_same_instance_compl
     assert recover_main([]) == 0
     printed = capsys.readouterr().out
     assert f"run {killed}" in printed and "STARTED -> FAILURE" in printed, printed
-    assert "duckdb:raw__crm_1" in printed
+    assert "duckdb:raw" in printed
 
     after = Materialization.start(env, stall_seconds=40.0, select=CRM_1_RAW)
     code = after.finish()

@@ -1,7 +1,10 @@
-"""The raw layer: one asset per (source instance, object), built by one factory; the objects of
-a source are read in one step."""
+"""The raw layer: one asset per (source instance, object), built by one factory. Every object of
+every source is one asset of the `raw` step, whose files are read in one pool before any is
+published; the reference rates are a step of their own, read first (the opportunities' amounts
+are checked against them)."""
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -42,10 +45,14 @@ from b2b_assets.sources.load_checks import (
 )
 from b2b_assets.sources.reader import (
     ExtractError,
+    PlannedLoad,
     ReadContext,
+    ReadResult,
     drop_staging,
+    plan_object,
     publish_object,
     raw_table_name,
+    read_planned,
     stage_object,
 )
 from b2b_assets.sql import literal, table_exists
@@ -64,17 +71,84 @@ def _known_currencies(con) -> tuple[str, ...]:
     return tuple(sorted({"USD", *(row[0] for row in rates)}))
 
 
+@dataclass(frozen=True)
+class RawLoad:
+    """How one object of one source instance (or the reference data) is read."""
+
+    folder: Path
+    spec: ObjectSpec
+    instance: str
+    normalize_sf_ids: bool
+    known_instances: tuple[str, ...] = ()
+    salesforce_instances: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> AssetKey:
+        return raw_key(self.instance, self.spec)
+
+    def context(self, con: duckdb.DuckDBPyConnection, run_id: str) -> ReadContext:
+        return ReadContext(
+            instance=self.instance,
+            normalize_sf_ids=self.normalize_sf_ids,
+            currencies=_known_currencies(con),
+            instances=self.known_instances,
+            run_id=run_id,
+            salesforce_instances=self.salesforce_instances,
+        )
+
+
+@dataclass
+class ReadTogether:
+    """The files of a step's selected objects, all read in one pool before the first object is
+    published; each object then takes its read (or the error that stops its load)."""
+
+    loads: dict[AssetKey, RawLoad]
+    read: dict[AssetKey, tuple[PlannedLoad, ExtractError | None]] = field(default_factory=dict)
+    failed_plans: dict[AssetKey, ExtractError] = field(default_factory=dict)
+
+    def prepare(self, con: duckdb.DuckDBPyConnection, context: AssetExecutionContext) -> None:
+        self.read, self.failed_plans = {}, {}
+        planned: dict[AssetKey, PlannedLoad] = {}
+        for key, load in self.loads.items():
+            if key not in context.selected_asset_keys:
+                continue
+            ctx = load.context(con, context.run_id)
+            try:
+                result = plan_object(con, load.folder, load.spec, ctx)
+            except ExtractError as exc:
+                self.failed_plans[key] = exc
+                continue
+            planned[key] = PlannedLoad(load.spec, ctx, result)
+        try:
+            errors = read_planned(con, list(planned.values()))
+        except BaseException:
+            for plan in planned.values():
+                drop_staging(con, plan.result)
+            raise
+        self.read = {key: (plan, errors.get(plan.result.table)) for key, plan in planned.items()}
+
+    def take(
+        self, con: duckdb.DuckDBPyConnection, key: AssetKey
+    ) -> tuple[ReadContext, ReadResult] | None:
+        """The object's read, if `prepare` made it; raises the error that stops its load."""
+        if key in self.failed_plans:
+            raise self.failed_plans.pop(key)
+        if key not in self.read:
+            return None
+        plan, error = self.read.pop(key)
+        if error is not None:
+            drop_staging(con, plan.result)
+            raise error
+        return plan.ctx, plan.result
+
+
 def raw_member(
-    folder: Path,
-    spec: ObjectSpec,
-    instance: str,
+    load: RawLoad,
     source_type: str,
-    normalize_sf_ids: bool,
-    known_instances: tuple[str, ...] = (),
     freshness_hours: float | None = None,
-    salesforce_instances: tuple[str, ...] = (),
     max_quarantined: float | None = None,
     landing_notes: Callable[[], list[LandingNote]] | None = None,
+    together: ReadTogether | None = None,
 ) -> LayerMember:
     """The raw asset of one object of one source instance (or of the reference data).
 
@@ -82,9 +156,11 @@ def raw_member(
     `max_quarantined`); the first object of a source (and the reference data) also reports the
     names `landing_notes` finds unread in its folder (`landing_files`: one check per folder,
     every object's metadata lists them). A structural problem (a missing required object or
-    column) fails it with one message listing every file concerned.
+    column) fails it with one message listing every file concerned. With `together`, its files
+    are read with those of the other objects of its step.
     """
-    key = raw_key(instance, spec)
+    folder, spec, instance = load.folder, load.spec, load.instance
+    key = load.key
     label = f"{spec.name} of {instance or 'reference data'}"
     first_object = OBJECTS_BY_TYPE[source_type][0].name if instance else spec.name
     schema = raw_schema(spec, raw_table_name(instance, spec))
@@ -134,15 +210,11 @@ def raw_member(
                 context.log.warning(f"{folder}: {note.message}")
 
         def stage(con):
-            staged["ctx"] = ReadContext(
-                instance=instance,
-                normalize_sf_ids=normalize_sf_ids,
-                currencies=_known_currencies(con),
-                instances=known_instances,
-                run_id=context.run_id,
-                salesforce_instances=salesforce_instances,
-            )
-            staged["result"] = stage_object(con, folder, spec, staged["ctx"])
+            read = together.take(con, key) if together is not None else None
+            if read is None:
+                ctx = load.context(con, context.run_id)
+                read = ctx, stage_object(con, folder, spec, ctx)
+            staged["ctx"], staged["result"] = read
 
         def build(con):
             result = publish_object(con, spec, staged["ctx"], staged["result"])
@@ -207,37 +279,38 @@ def raw_member(
 
 
 def build_raw_assets(data_dir: Path, config: SourcesConfig) -> list[AssetsDefinition]:
-    """The raw steps: the exchange rates, and each source of `sources.yaml` with its objects."""
+    """The raw steps: the exchange rates, then every object of every source of `sources.yaml`
+    (one step, whose files are read together)."""
     names = tuple(source.name for source in config.sources)
     folders = [landing_dir(data_dir, source) for source in config.sources]
     fx_rates = raw_member(
-        data_dir,
-        FX_RATES,
-        "",
+        RawLoad(data_dir, FX_RATES, "", normalize_sf_ids=False),
         "reference",
-        normalize_sf_ids=False,
         freshness_hours=24 * 7,
         landing_notes=lambda: unknown_source_folders(data_dir / "landing", folders, names),
     )
-    steps = [build_layer_asset("raw__fx_rates", [fx_rates])]
-    for source, folder in zip(config.sources, folders, strict=True):
-        members = [
-            raw_member(
-                folder,
-                spec,
-                source.name,
-                source.type,
-                normalize_sf_ids=_normalizes_sf_ids(source),
-                known_instances=names,
-                freshness_hours=source.freshness_hours,
-                salesforce_instances=tuple(s.name for s in config.of_type("salesforce")),
-                max_quarantined=source.max_quarantined_of(spec.name),
-                landing_notes=partial(unknown_landing_entries, folder, source.type),
-            )
-            for spec in OBJECTS_BY_TYPE[source.type]
-        ]
-        steps.append(build_layer_asset(f"raw__{source.name}", members))
-    return steps
+    salesforce = tuple(s.name for s in config.of_type("salesforce"))
+    loads = [
+        (source, RawLoad(folder, spec, source.name, _normalizes_sf_ids(source), names, salesforce))
+        for source, folder in zip(config.sources, folders, strict=True)
+        for spec in OBJECTS_BY_TYPE[source.type]
+    ]
+    together = ReadTogether({load.key: load for _, load in loads})
+    members = [
+        raw_member(
+            load,
+            source.type,
+            freshness_hours=source.freshness_hours,
+            max_quarantined=source.max_quarantined_of(load.spec.name),
+            landing_notes=partial(unknown_landing_entries, load.folder, source.type),
+            together=together,
+        )
+        for source, load in loads
+    ]
+    return [
+        build_layer_asset("raw__fx_rates", [fx_rates]),
+        build_layer_asset("raw", members, prepare=together.prepare),
+    ]
 
 
 def _normalizes_sf_ids(source: SourceInstance) -> bool:

@@ -100,6 +100,7 @@ class ReadResult:
     load_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     signature: str = ""
     folder: Path | None = None  # where this load writes its parts
+    headers: dict[Path, list[str] | None] = field(default_factory=dict)  # the files to read
     parts: dict[str, str] = field(default_factory=dict)  # file read -> its part
     rows_by_file: Counter[str] = field(default_factory=Counter)  # rows written to parts
     empty: str = ""  # the staged columns, no rows
@@ -437,31 +438,66 @@ def _reader_connection(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnect
     return cursor
 
 
-def _load_files(
-    con: duckdb.DuckDBPyConnection,
-    spec: ObjectSpec,
-    headers: dict[Path, list[str] | None],
-    ctx: ReadContext,
-    result: ReadResult,
-) -> None:
-    """Write the files (with the headers `read_headers` found) to the load's parts,
-    `READ_WORKERS` at a time, then check that none changed while it was read."""
-    paths = list(headers)
+@dataclass(frozen=True)
+class PlannedLoad:
+    """A load ready to read its files: the object, the reading context and the result so far."""
 
-    def load(index: int, path: Path) -> tuple[int | None, list[Malformed]]:
+    spec: ObjectSpec
+    ctx: ReadContext
+    result: ReadResult
+
+
+def read_planned(
+    con: duckdb.DuckDBPyConnection, loads: list[PlannedLoad]
+) -> dict[str, ExtractError]:
+    """Write the files of every load to their parts in one pool of `READ_WORKERS` (largest
+    first, each on a connection of its own), so both cores stay busy whatever the objects'
+    sizes. Returns the error of each load that cannot be published (by raw table); the other
+    loads are complete."""
+    tasks = [
+        (load, index, path) for load in loads for index, path in enumerate(load.result.headers)
+    ]
+    tasks.sort(key=lambda task: -task[2].stat().st_size)
+
+    def read(task: tuple[PlannedLoad, int, Path]) -> tuple[int | None, list[Malformed]]:
+        load, index, path = task
         reader = _reader_connection(con)
         try:
-            return _load_file(reader, spec, path, headers[path], index, ctx, result)
+            header = load.result.headers[path]
+            return _load_file(reader, load.spec, path, header, index, load.ctx, load.result)
         finally:
             reader.close()
 
-    if len(paths) == 1:
-        loaded = [_load_file(con, spec, paths[0], headers[paths[0]], 0, ctx, result)]
-    else:
-        with ThreadPoolExecutor(max_workers=READ_WORKERS) as pool:
-            futures = [pool.submit(load, index, path) for index, path in enumerate(paths)]
-            loaded = [future.result() for future in futures]
-    for index, (path, (rows, malformed)) in enumerate(zip(paths, loaded, strict=True)):
+    outcomes: dict[tuple[str, int], tuple[int | None, list[Malformed]] | ExtractError] = {}
+    with ThreadPoolExecutor(max_workers=READ_WORKERS) as pool:
+        futures = {(t[0].result.table, t[1]): pool.submit(read, t) for t in tasks}
+        for name, future in futures.items():
+            try:
+                outcomes[name] = future.result()
+            except ExtractError as exc:
+                outcomes[name] = exc
+    errors: dict[str, ExtractError] = {}
+    for load in loads:
+        table = load.result.table
+        try:
+            _take_files(load, [outcomes[(table, i)] for i in range(len(load.result.headers))])
+        except ExtractError as exc:
+            errors[table] = exc
+    return errors
+
+
+def _take_files(
+    load: PlannedLoad, outcomes: list[tuple[int | None, list[Malformed]] | ExtractError]
+) -> None:
+    """Record what each file of the load gave; fail on a file that cannot be read, one that
+    changed while it was read, or a required object with only empty files."""
+    result, spec = load.result, load.spec
+    problems = [outcome for outcome in outcomes if isinstance(outcome, ExtractError)]
+    if problems:
+        raise problems[0]
+    for index, (path, outcome) in enumerate(zip(result.headers, outcomes, strict=True)):
+        assert not isinstance(outcome, ExtractError)
+        rows, malformed = outcome
         if rows is None:
             result.skipped_files.append(str(path))
             continue
@@ -475,6 +511,9 @@ def _load_files(
             f"{changed[0]}: changed while it was read ({len(changed)} file(s) of {spec.name}); "
             "the load is not published and runs again on the next change"
         )
+    if result.mode == "full" and result.stamps and not result.files and spec.required:
+        first = next(iter(result.stamps))
+        raise ExtractError(f"{first}: required object {spec.name} has only empty files")
 
 
 def _load_file(
@@ -682,12 +721,12 @@ def read_headers(
     return headers
 
 
-def stage_object(
+def plan_object(
     con: duckdb.DuckDBPyConnection, folder: Path, spec: ObjectSpec, ctx: ReadContext
 ) -> ReadResult:
-    """Write the object's files to the parts of a new load (outside any transaction, so a file
-    DuckDB's fast reader rejects can be read again by the careful one). An append-only object
-    whose loaded files are unchanged reads only its new files."""
+    """What a load of the object reads: its files, their stamps, full or append (an
+    append-only object whose loaded files are unchanged reads only its new files), their
+    headers, and the folder of its parts."""
     table = f"raw.{raw_table_name(ctx.instance, spec)}"
     result = ReadResult(table=table, empty=_empty_staged(spec))
     files = find_object_files(folder, spec)
@@ -700,17 +739,26 @@ def stage_object(
     result.stamps = {str(path): file_stamp(path) for path in files}
     result.signature = reading_signature(spec, ctx)
     result.mode, to_read = plan_load(con, result.table, spec, result.stamps, result.signature)
-    headers = read_headers(con, spec, [Path(name) for name in to_read], ctx)
+    result.headers = read_headers(con, spec, [Path(name) for name in to_read], ctx)
     result.folder = parts.load_folder(parts.parts_root(con), table, result.load_id)
     result.folder.mkdir(parents=True, exist_ok=True)
+    return result
+
+
+def stage_object(
+    con: duckdb.DuckDBPyConnection, folder: Path, spec: ObjectSpec, ctx: ReadContext
+) -> ReadResult:
+    """Plan the object's load and write its files to the load's parts (outside any
+    transaction, so a file DuckDB's fast reader rejects can be read again by the careful one)."""
+    result = plan_object(con, folder, spec, ctx)
     try:
-        if headers:
-            _load_files(con, spec, headers, ctx, result)
+        error = read_planned(con, [PlannedLoad(spec, ctx, result)]).get(result.table)
     except BaseException:
         drop_staging(con, result)
         raise
-    if result.mode == "full" and files and not result.files and spec.required:
-        raise ExtractError(f"{files[0]}: required object {spec.name} has only empty files")
+    if error is not None:
+        drop_staging(con, result)
+        raise error
     return result
 
 

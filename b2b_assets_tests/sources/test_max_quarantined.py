@@ -202,7 +202,7 @@ def test_above_max_quarantined_the_check_fails_with_error_and_the_step_fails(lim
     assert metadata["max_quarantined"] == pytest.approx(0.1)
     assert metadata["reasons"] == {AMOUNT_REASON: 2}
     assert "above max_quarantined" in (evaluation.description or "")
-    assert blocked.failed_steps() == {"raw__crm_1"}
+    assert blocked.failed_steps() == {"raw"}
 
 
 def test_above_max_quarantined_nothing_downstream_is_built(limit_runs) -> None:

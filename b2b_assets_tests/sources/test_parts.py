@@ -165,3 +165,34 @@ def test_an_in_memory_warehouse_keeps_its_parts_in_one_temporary_folder(con, tmp
     root = parts.parts_root(con)
     assert root.is_dir()
     assert parts.parts_root(con.cursor()) == root  # every connection to it finds the same
+
+
+def test_the_objects_of_a_step_are_read_together_and_fail_on_their_own(
+    warehouse, tmp_path, monkeypatch
+):
+    from types import SimpleNamespace
+
+    from b2b_assets.sources import assets
+
+    folder = tmp_path / "landing"
+    accounts(folder, "Townsend")
+    write_csv(folder / "Contact.csv", [{"Id": "0035g00000J1U01", "FirstName": "Pat"}])
+    contact = next(spec for spec in OBJECTS_BY_TYPE["salesforce"] if spec.name == "Contact")
+    loads = [assets.RawLoad(folder, spec, "crm_1", True) for spec in (ACCOUNT, contact)]
+    together = assets.ReadTogether({load.key: load for load in loads})
+    calls = []
+    read_all = assets.read_planned
+
+    def counted(con, planned):
+        calls.append(sorted(plan.result.table for plan in planned))
+        return read_all(con, planned)
+
+    monkeypatch.setattr(assets, "read_planned", counted)
+    context = SimpleNamespace(selected_asset_keys={load.key for load in loads}, run_id="r")
+    together.prepare(warehouse, context)
+    assert calls == [["raw.crm_1__account"]]  # one pool; Contact stopped at its header
+    ctx, result = together.take(warehouse, loads[0].key)
+    assert result.rows_by_file == {str(folder / "Account.csv"): 1}
+    with pytest.raises(ExtractError, match="missing required column"):
+        together.take(warehouse, loads[1].key)
+    assert together.take(warehouse, loads[0].key) is None  # taken once; read again if asked

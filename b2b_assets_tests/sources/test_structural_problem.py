@@ -43,8 +43,8 @@ def structural_run(tmp_path_factory: pytest.TempPathFactory) -> CliRun:
 
 def test_structural_problem_fails_the_step_with_one_message(structural_run: CliRun) -> None:
     assert structural_run.returncode != 0
-    assert set(structural_run.failures) == {"raw__marketo_1"}
-    message = structural_run.failures["raw__marketo_1"]
+    assert set(structural_run.failures) == {"raw"}
+    message = structural_run.failures["raw"]
     folder = structural_run.data_dir / "landing" / "marketo_1" / "activities"
     for part in PARTS:
         assert str(folder / part) in message, message
