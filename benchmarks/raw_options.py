@@ -78,12 +78,12 @@ from b2b_assets.sources.reader import (
     SQL_TYPES,
     SUPERSEDED,
     ReadContext,
-    drop_staging,
     find_object_files,
     map_columns,
     publish_object,
     raw_table_name,
     read_csv_header,
+    remove_unread_parts,
     stage_object,
     staged_rows_select,
 )
@@ -775,7 +775,7 @@ def load_with_reader(con: duckdb.DuckDBPyConnection, objects: list[RawObject]) -
             with transaction(con):
                 publish_object(con, obj.spec, obj.ctx, result)
         finally:
-            drop_staging(con, result)
+            remove_unread_parts(con, result)
         totals.add(
             Counts(read=result.rows_read, kept=result.rows_kept, bad=result.rows_quarantined)
         )

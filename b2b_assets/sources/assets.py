@@ -48,11 +48,11 @@ from b2b_assets.sources.reader import (
     PlannedLoad,
     ReadContext,
     ReadResult,
-    drop_staging,
     plan_object,
     publish_object,
     raw_table_name,
     read_planned,
+    remove_unread_parts,
     stage_object,
 )
 from b2b_assets.sql import literal, table_exists
@@ -123,7 +123,7 @@ class ReadTogether:
             errors = read_planned(con, list(planned.values()))
         except BaseException:
             for plan in planned.values():
-                drop_staging(con, plan.result)
+                remove_unread_parts(con, plan.result)
             raise
         self.read = {key: (plan, errors.get(plan.result.table)) for key, plan in planned.items()}
 
@@ -137,7 +137,7 @@ class ReadTogether:
             return None
         plan, error = self.read.pop(key)
         if error is not None:
-            drop_staging(con, plan.result)
+            remove_unread_parts(con, plan.result)
             raise error
         return plan.ctx, plan.result
 
@@ -255,7 +255,7 @@ def raw_member(
 
         def cleanup(con) -> None:
             if "result" in staged:
-                drop_staging(con, staged["result"])
+                remove_unread_parts(con, staged["result"])
 
         try:
             return publish_on(

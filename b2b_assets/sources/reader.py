@@ -637,7 +637,7 @@ def load_object(
     try:
         return publish_object(con, spec, ctx, result)
     finally:
-        drop_staging(con, result)
+        remove_unread_parts(con, result)
 
 
 def reading_signature(spec: ObjectSpec, ctx: ReadContext) -> str:
@@ -754,10 +754,10 @@ def stage_object(
     try:
         error = read_planned(con, [PlannedLoad(spec, ctx, result)]).get(result.table)
     except BaseException:
-        drop_staging(con, result)
+        remove_unread_parts(con, result)
         raise
     if error is not None:
-        drop_staging(con, result)
+        remove_unread_parts(con, result)
         raise error
     return result
 
@@ -809,7 +809,7 @@ def count_malformed_references(
     return {c.name: int(n) for c, n in zip(columns, row, strict=True) if n}
 
 
-def drop_staging(con: duckdb.DuckDBPyConnection, result: ReadResult) -> None:
+def remove_unread_parts(con: duckdb.DuckDBPyConnection, result: ReadResult) -> None:
     """After the load's transaction (committed or not): remove the parts no view reads, i.e.
     a replaced load's, or this load's if it was not published."""
     if result.folder is None:

@@ -12,9 +12,9 @@ from b2b_assets.sources.catalog import OBJECTS_BY_TYPE
 from b2b_assets.sources.reader import (
     ExtractError,
     ReadContext,
-    drop_staging,
     load_object,
     publish_object,
+    remove_unread_parts,
     stage_object,
 )
 from b2b_assets.sources.sql_macros import install_macros
@@ -57,7 +57,7 @@ def published(con: duckdb.DuckDBPyConnection, spec, ctx: ReadContext, folder: Pa
         con.execute("ROLLBACK")
         raise
     finally:
-        drop_staging(con, result)
+        remove_unread_parts(con, result)
     return result
 
 
