@@ -455,8 +455,8 @@ def test_the_instance_limits_the_duckdb_pool_to_one_step():
     assert settings["concurrency"]["pools"]["default_limit"] == 1
     assert settings["concurrency"]["pools"]["granularity"] == "op"
     assert settings["run_monitoring"]["enabled"]
-    # A sensor's run leaves the queue within a second; sensors are evaluated side by side.
-    assert settings["run_queue"]["dequeue_interval_seconds"] == 1
+    # A sensor's run is launched as it is created (no queue); sensors are evaluated side by side.
+    assert settings["run_coordinator"]["class"] == "DefaultRunCoordinator"
     assert settings["sensors"]["use_threads"]
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up, then run `dagster dev` (UI, daemon, sensors, schedules) on the same warehouse and
 # Dagster home as ./scripts/demo.sh (var/, see scripts/run_env.sh), with the instance settings
-# of scripts/dagster.yaml: runs are queued, dequeued every second, and the "duckdb" pool lets
+# of scripts/dagster.yaml: runs are launched as they are created, and the "duckdb" pool lets
 # one step at a time write the warehouse. Assets the demo built are not built again until
 # their inputs change.
 #
