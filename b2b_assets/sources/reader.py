@@ -670,21 +670,25 @@ def plan_load(
     signature: str,
 ) -> tuple[str, list[str]]:
     """("append", new files) when an append-only object only gained files since its last load
-    (every loaded file still there, same size and modification time, same reading rules);
-    otherwise ("full", every file)."""
+    (every loaded file still there, same size and modification time, same reading rules, its
+    part still where it was written); otherwise ("full", every file)."""
     everything = ("full", list(stamps))
     if not spec.append_only or parts.relation_kind(con, table) != "view":
         return everything
     if not table_exists(con, "ops", "loaded_files"):
         return everything
+    con.execute(LOADED_FILES_PART)
     loaded = con.execute(
-        "SELECT file_name, size, mtime_ns, signature FROM ops.loaded_files WHERE raw_table = $t",
+        """SELECT file_name, size, mtime_ns, signature, part FROM ops.loaded_files
+           WHERE raw_table = $t""",
         {"t": table},
     ).fetchall()
     if not loaded:
         return everything
-    for name, size, mtime_ns, old_signature in loaded:
+    for name, size, mtime_ns, old_signature, part in loaded:
         if old_signature != signature or stamps.get(name) != (size, mtime_ns):
+            return everything
+        if part is not None and not Path(part).is_file():  # a warehouse moved without them
             return everything
     known = {row[0] for row in loaded}
     return "append", [name for name in stamps if name not in known]

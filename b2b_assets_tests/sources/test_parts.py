@@ -196,3 +196,19 @@ def test_the_objects_of_a_step_are_read_together_and_fail_on_their_own(
     with pytest.raises(ExtractError, match="missing required column"):
         together.take(warehouse, loads[1].key)
     assert together.take(warehouse, loads[0].key) is None  # taken once; read again if asked
+
+
+def test_an_append_only_object_whose_parts_are_gone_is_read_again_in_full(warehouse, tmp_path):
+    folder = tmp_path / "landing" / "activities"
+    columns = ["marketoGUID", "leadId", "activityDate", "activityTypeId"]
+    row = {"marketoGUID": "1", "leadId": "7", "activityDate": "2026-11-01T00:00:00Z"}
+    write_csv(folder / "part-0.csv", [row], columns)
+    published(warehouse, ACTIVITIES, MARKETO, folder.parent)
+    root = tmp_path / "warehouse.duckdb.raw"
+    for load in (root / "mk__activities").iterdir():  # e.g. the warehouse file was moved alone
+        for part in load.iterdir():
+            part.unlink()
+    write_csv(folder / "part-1.csv", [{**row, "marketoGUID": "2"}], columns)
+    again = published(warehouse, ACTIVITIES, MARKETO, folder.parent)
+    assert again.mode == "full"
+    assert warehouse.execute("SELECT count(*) FROM raw.mk__activities").fetchone() == (2,)
