@@ -101,8 +101,8 @@ def build_layer_asset(
     name: str, members: Sequence[LayerMember], prepare: Prepare | None = None
 ) -> AssetsDefinition:
     """One subsettable step building `members` (see the module docstring); `prepare` runs
-    first, on the step's connection, for work the selected members share (it must not fail
-    the step: a member reports its own failure)."""
+    first, on the step's connection, for work the selected members share. What stops one
+    member should be kept for that member to report when it runs, so the others still build."""
     ordered = in_dependency_order(members)
 
     @multi_asset(
