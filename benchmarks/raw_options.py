@@ -78,6 +78,7 @@ from b2b_assets.sources.reader import (
     SQL_TYPES,
     SUPERSEDED,
     ReadContext,
+    empty_staged,
     find_object_files,
     map_columns,
     publish_object,
@@ -527,12 +528,8 @@ def readable_headers(con: duckdb.DuckDBPyConnection, obj: RawObject) -> dict[Pat
 
 # --------------------------------------------------------------------------- the load shapes
 def empty_select(spec: ObjectSpec) -> str:
-    typed = ", ".join(f'CAST(NULL AS {SQL_TYPES[c.kind]}) AS "{c.field}"' for c in spec.columns)
-    return (
-        f"SELECT {typed}, CAST(NULL AS VARCHAR) AS _source_instance, "
-        "CAST(NULL AS VARCHAR) AS _file_name, CAST(NULL AS BIGINT) AS _row_number, "
-        "CAST(NULL AS TIMESTAMPTZ) AS _loaded_at WHERE FALSE"
-    )
+    """No rows, with the columns of a raw view."""
+    return f"SELECT * EXCLUDE (_problems, _record) FROM ({empty_staged(spec)})"
 
 
 class Shape:

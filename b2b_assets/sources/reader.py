@@ -408,7 +408,7 @@ def _select_clean(
     return query
 
 
-def _empty_staged(spec: ObjectSpec) -> str:
+def empty_staged(spec: ObjectSpec) -> str:
     """A select of no rows with the columns a load writes to its parts."""
     typed = ", ".join(f'CAST(NULL AS {SQL_TYPES[c.kind]}) AS "{c.field}"' for c in spec.columns)
     return (
@@ -732,7 +732,7 @@ def plan_object(
     append-only object whose loaded files are unchanged reads only its new files), their
     headers, and the folder of its parts."""
     table = f"raw.{raw_table_name(ctx.instance, spec)}"
-    result = ReadResult(table=table, empty=_empty_staged(spec))
+    result = ReadResult(table=table, empty=empty_staged(spec))
     files = find_object_files(folder, spec)
     if not files and spec.required:
         raise ExtractError(
