@@ -432,7 +432,10 @@ def run_breakdown(home: Path) -> dict:
             if mat is None:
                 continue
             assets.setdefault(step, []).append(mat.asset_key.to_user_string())
+            # A raw asset's files are read before its build, in a pool its step shares.
             b = _number(mat.metadata.get("build_seconds"))
+            if b is not None:
+                b += _number(mat.metadata.get("read_seconds")) or 0.0
             v = _number(mat.metadata.get("validation_seconds"))
             if b is not None:
                 build[step] = build.get(step, 0.0) + b

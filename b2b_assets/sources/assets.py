@@ -229,6 +229,7 @@ def raw_member(
                 "files": MetadataValue.json(result.files),
                 "empty_files_skipped": len(result.skipped_files),
                 "load": result.mode,
+                "read_seconds": round(result.read_seconds, 3),
                 "malformed_references": MetadataValue.json(result.malformed_references),
                 "unknown_landing_files": MetadataValue.json(unknown),
                 FINGERPRINT: fingerprint(

@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import threading
+import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -103,6 +105,7 @@ class ReadResult:
     headers: dict[Path, list[str] | None] = field(default_factory=dict)  # the files to read
     parts: dict[str, str] = field(default_factory=dict)  # file read -> its part
     rows_by_file: Counter[str] = field(default_factory=Counter)  # rows written to parts
+    read_seconds: float = 0.0  # reading its files, summed over them (two are read at once)
     empty: str = ""  # the staged columns, no rows
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     malformed: list[Malformed] = field(default_factory=list)
@@ -459,14 +462,19 @@ def read_planned(
     ]
     tasks.sort(key=lambda task: -task[2].stat().st_size)
 
+    clock = threading.Lock()
+
     def read(task: tuple[PlannedLoad, int, Path]) -> tuple[int | None, list[Malformed]]:
         load, index, path = task
+        started = time.perf_counter()
         reader = _reader_connection(con)
         try:
             header = load.result.headers[path]
             return _load_file(reader, load.spec, path, header, index, load.ctx, load.result)
         finally:
             reader.close()
+            with clock:
+                load.result.read_seconds += time.perf_counter() - started
 
     outcomes: dict[tuple[str, int], tuple[int | None, list[Malformed]] | ExtractError] = {}
     with ThreadPoolExecutor(max_workers=READ_WORKERS) as pool:
