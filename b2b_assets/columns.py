@@ -1,18 +1,23 @@
 """A table's columns, declared once beside its query.
 
-From the declarations come the table's Pandera schema (its blocking check and the column
-schema shown in the UI), the SQL types of its empty form, and the fields a segment may use
-(see `b2b_assets.segments.schema`), so a column's type and meaning are written one time.
+From the declarations come the table's Pandera schema (its blocking check), the column schema
+shown in the UI, the SQL types of its empty form, and the fields a segment may use (see
+`b2b_assets.segments.schema`), so a column's type and meaning are written one time. Pandera
+is imported only to check a table: loading the definitions (every run's process) does not pay
+for it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pandera.polars as pa
 import polars as pl
+from dagster import TableColumn, TableSchema
+
+if TYPE_CHECKING:
+    import pandera.polars as pa
 
 Kind = Literal["text", "key", "number", "integer", "flag", "timestamp", "date", "text_list", "json"]
 KEY_FORMAT = r"(?s)^.+@[a-z][a-z0-9_]*$"  # `<id>@<instance>`: ids kept as the source wrote them
@@ -32,6 +37,21 @@ KINDS: dict[str, tuple[pl.DataType, str, str | None]] = {
 
 
 @dataclass(frozen=True)
+class Rule:
+    """A value check of a column: Pandera's built-in check of that name with these arguments,
+    e.g. `Rule("isin", (values,))`, `Rule("ge", (0,))`, `Rule("str_length", (1, 5))`. Checks
+    with a SQL form (not null, `isin`, `str_matches`, `ge`, ...) run in the warehouse."""
+
+    name: str
+    args: tuple[Any, ...] = ()
+
+    def to_pandera(self) -> pa.Check:
+        import pandera.polars as pa
+
+        return getattr(pa.Check, self.name)(*self.args)
+
+
+@dataclass(frozen=True)
 class Column:
     """One column: its name, kind, meaning and checks."""
 
@@ -40,7 +60,7 @@ class Column:
     meaning: str = ""
     nullable: bool = True
     unique: bool = False
-    checks: tuple[pa.Check, ...] = ()
+    checks: tuple[Rule, ...] = ()
 
     @property
     def sql_type(self) -> str:
@@ -52,9 +72,11 @@ class Column:
         return KINDS[self.kind][2]
 
     def to_pandera(self) -> pa.Column:
+        import pandera.polars as pa
+
         return pa.Column(
             KINDS[self.kind][0],
-            list(self.checks) or None,
+            [rule.to_pandera() for rule in self.checks] or None,
             nullable=self.nullable,
             unique=self.unique,
             description=self.meaning or None,
@@ -69,14 +91,14 @@ def text(
     one_of: Iterable[str] | None = None,
     pattern: str | None = None,
 ) -> Column:
-    checks = (pa.Check.isin(list(one_of)),) if one_of is not None else ()
-    checks += (pa.Check.str_matches(pattern),) if pattern else ()
+    checks = (Rule("isin", (tuple(one_of),)),) if one_of is not None else ()
+    checks += (Rule("str_matches", (pattern,)),) if pattern else ()
     return Column(name, "text", meaning, nullable, unique, checks)
 
 
 def key(name: str, meaning: str, unique: bool = True, nullable: bool = False) -> Column:
     """A `<id>@<instance>` source key."""
-    return Column(name, "key", meaning, nullable, unique, (pa.Check.str_matches(KEY_FORMAT),))
+    return Column(name, "key", meaning, nullable, unique, (Rule("str_matches", (KEY_FORMAT,)),))
 
 
 def number(name: str, meaning: str = "", nullable: bool = True) -> Column:
@@ -86,7 +108,7 @@ def number(name: str, meaning: str = "", nullable: bool = True) -> Column:
 def integer(
     name: str, meaning: str = "", nullable: bool = True, minimum: int | None = None
 ) -> Column:
-    checks = (pa.Check.ge(minimum),) if minimum is not None else ()
+    checks = (Rule("ge", (minimum,)),) if minimum is not None else ()
     return Column(name, "integer", meaning, nullable, checks=checks)
 
 
@@ -115,6 +137,8 @@ def table_schema(
     table: str, columns: Sequence[Column], unique: Sequence[str] | None = None
 ) -> pa.DataFrameSchema:
     """The table's Pandera schema: exactly these columns, in this order."""
+    import pandera.polars as pa
+
     names = [column.name for column in columns]
     if len(set(names)) != len(names):
         raise ValueError(f"{table}: a column is declared twice in {names}")
@@ -139,3 +163,17 @@ def sql_types(columns: Sequence[Column], until: str | None = None) -> dict[str, 
 
 def by_name(columns: Sequence[Column]) -> dict[str, Column]:
     return {column.name: column for column in columns}
+
+
+def column_metadata(columns: Sequence[Column]) -> TableSchema:
+    """The columns as Dagster column metadata, so the UI shows them."""
+    return TableSchema(
+        columns=[
+            TableColumn(
+                name=column.name,
+                type=str(KINDS[column.kind][0]),
+                description=column.meaning or None,
+            )
+            for column in columns
+        ]
+    )

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandera.polars as pa
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -18,10 +17,12 @@ from dagster import (
     MetadataValue,
 )
 
-from b2b_assets.checks.pandera_checks import validate_table
 from b2b_assets.resources import DuckDBWarehouse
 from b2b_assets.sources.sql_macros import install_macros
 from b2b_assets.sql import markdown_table, scalar
+
+if TYPE_CHECKING:
+    import pandera.polars as pa
 
 Builder = Callable[[duckdb.DuckDBPyConnection], Mapping[str, Any] | None]
 Checks = Callable[[duckdb.DuckDBPyConnection], Sequence[AssetCheckResult]]
@@ -88,6 +89,8 @@ def publish_on(
             extra = dict(build(con) or {})
             built = time.perf_counter()
             where = scope(con) if scope is not None else None
+            from b2b_assets.checks.pandera_checks import validate_table  # with Pandera
+
             check = validate_table(con, key, table, schema, where)
             more = list(checks(con)) if checks is not None else []
             validated = time.perf_counter()

@@ -1,12 +1,13 @@
 """One factory for every asset that is a warehouse table built by SQL."""
 
+from __future__ import annotations
+
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandera.polars as pa
 from dagster import (
     AssetExecutionContext,
     AssetKey,
@@ -17,11 +18,14 @@ from dagster import (
 )
 
 from b2b_assets import generations
-from b2b_assets.checks.pandera_checks import column_schema, schema_check_spec
-from b2b_assets.columns import Column, table_schema
+from b2b_assets.checks.specs import schema_check_spec
+from b2b_assets.columns import Column, column_metadata, table_schema
 from b2b_assets.layers import POOL, LayerMember, build_layer_asset, code_reference
 from b2b_assets.publish import publish_on, table_name
 from b2b_assets.sql_deps import asset_deps
+
+if TYPE_CHECKING:
+    import pandera.polars as pa
 
 __all__ = ["POOL", "DOWNSTREAM", "TableAsset", "build_table_layer", "table_key"]
 
@@ -109,7 +113,7 @@ def table_member(spec: TableAsset, group: str) -> LayerMember:
         group_name=group,
         kinds={"duckdb"},
         metadata={
-            "dagster/column_schema": column_schema(spec.schema),
+            "dagster/column_schema": column_metadata(spec.columns),
             **(code_reference(spec.origin) if spec.origin is not None else {}),
             **spec.metadata,
         },
@@ -129,7 +133,7 @@ def table_member(spec: TableAsset, group: str) -> LayerMember:
             scope=spec.scope,
         )
 
-    return LayerMember(asset_spec, [schema_check_spec(spec.key, spec.schema)], run)
+    return LayerMember(asset_spec, [schema_check_spec(spec.key, spec.name)], run)
 
 
 def build_table_layer(name: str, tables: Sequence[TableAsset]) -> AssetsDefinition:

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import dagster
 import pandera.polars as pa
-import polars as pl
 import pytest
 from dagster import AssetKey, TableSchema, asset
 
-from b2b_assets.checks.pandera_checks import CHECK_NAME, column_schema, schema_check_spec
-from b2b_assets.columns import Column
+from b2b_assets.checks.specs import CHECK_NAME, schema_check_spec
+from b2b_assets.columns import Column, Rule, column_metadata
 from b2b_assets.publish import publish_table
 from b2b_assets.resources import DuckDBWarehouse, RunSettings
 from b2b_assets.tables import TableAsset, build_table_layer
@@ -98,15 +97,16 @@ UPSTREAM = AssetKey(["b2b", "test_upstream"])
 DOWNSTREAM = AssetKey(["b2b", "test_downstream"])
 
 
+COLUMNS = [
+    Column("id", "text", nullable=False, unique=True),
+    Column("amount", "number", checks=(Rule("ge", (0,)),)),
+]
+
+
 def table_schema(name: str) -> pa.DataFrameSchema:
-    return pa.DataFrameSchema(
-        {
-            "id": pa.Column(pl.String(), nullable=False, unique=True),
-            "amount": pa.Column(pl.Float64(), pa.Check.ge(0)),
-        },
-        name=name,
-        strict=True,
-    )
+    from b2b_assets.columns import table_schema as of_columns
+
+    return of_columns(name, COLUMNS)
 
 
 SCHEMA = table_schema("b2b.test_upstream")
@@ -117,8 +117,8 @@ def checked_graph(state: dict) -> list[dagster.AssetsDefinition]:
 
     @asset(
         key=UPSTREAM,
-        metadata={"dagster/column_schema": column_schema(SCHEMA)},
-        check_specs=[schema_check_spec(UPSTREAM, SCHEMA)],
+        metadata={"dagster/column_schema": column_metadata(COLUMNS)},
+        check_specs=[schema_check_spec(UPSTREAM, "b2b.test_upstream")],
     )
     def _upstream(context, warehouse: DuckDBWarehouse):
         def build(con):
@@ -133,10 +133,7 @@ def checked_graph(state: dict) -> list[dagster.AssetsDefinition]:
             TableAsset(
                 key=DOWNSTREAM,
                 description="copies the upstream table",
-                columns=[
-                    Column("id", "text", nullable=False, unique=True),
-                    Column("amount", "number", checks=(pa.Check.ge(0),)),
-                ],
+                columns=COLUMNS,
                 select="SELECT * FROM b2b.test_upstream",
             )
         ],

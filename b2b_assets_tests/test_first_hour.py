@@ -80,10 +80,16 @@ def test_verbose_demo_prints_dagsters_full_log(tmp_path):
     assert "STEP_SUCCESS" in run.stderr and "summary: 59 of 59 assets built" in run.stderr
 
 
-def test_definitions_load_without_any_warning(tmp_path):
+def test_definitions_load_without_any_warning_or_the_libraries_only_runs_need(tmp_path):
+    """Every run's process loads the definitions: Pandera (with pandas) and SciPy are imported
+    only by the steps that check a table or find components."""
     env = {**os.environ, "B2B_DATA_DIR": str(copy_demo(tmp_path / "env"))}
+    loaded = (
+        "import sys, b2b_assets.definitions; "
+        "assert not {'pandera', 'pandas', 'scipy'} & set(sys.modules), 'imported at load'"
+    )
     result = subprocess.run(
-        [sys.executable, "-W", "error", "-c", "import b2b_assets.definitions"],
+        [sys.executable, "-W", "error", "-c", loaded],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,

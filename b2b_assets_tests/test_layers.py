@@ -6,11 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster
-import pandera.polars as pa
 import pytest
 from dagster import AssetKey, AssetSelection
 
-from b2b_assets.columns import Column
+from b2b_assets.columns import Column, Rule
 from b2b_assets.identity.tables import identity_tables
 from b2b_assets.model.tables import model_tables
 from b2b_assets.profiles.tables import profile_tables
@@ -145,7 +144,7 @@ def test_selecting_one_table_builds_just_that_table(demo_run, tmp_path):
     assert checks == {AssetKey(["b2b", "campaign"])}
 
 
-SHORT_ID = [Column("id", "text", nullable=False, unique=True, checks=(pa.Check.str_length(1, 5),))]
+SHORT_ID = [Column("id", "text", nullable=False, unique=True, checks=(Rule("str_length", (1, 5)),))]
 
 
 def _layer(bad_value: str) -> dagster.AssetsDefinition:

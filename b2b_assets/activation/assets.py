@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-import pandera.polars as pa
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MetadataValue, asset
 
 from b2b_assets.activation.config import (
@@ -21,25 +20,23 @@ from b2b_assets.activation.delivery import (
 from b2b_assets.activation.ledger import delivery_lock, lock_path
 from b2b_assets.activation.outbox import OutboxTransport
 from b2b_assets.activation.transport import Change, Transport
-from b2b_assets.checks.pandera_checks import column_schema, schema_check_spec
-from b2b_assets.checks.schemas import moment, text
+from b2b_assets.checks.specs import schema_check_spec
+from b2b_assets.columns import column_metadata, moment, table_schema, text
 from b2b_assets.layers import code_reference
 from b2b_assets.publish import publish_table
 from b2b_assets.resources import DuckDBWarehouse, RunSettings
 from b2b_assets.tables import DOWNSTREAM, POOL
 
-DELIVERED = pa.DataFrameSchema(
-    {
-        "member_id": text(
-            "the member as the destination knows it (lead id, email hash, domain)",
-            nullable=False,
-            unique=True,
-        ),
-        "payload": text("what was sent for it (JSON)", nullable=False),
-        "delivered_at": moment("when the destination acknowledged it", nullable=False),
-    },
-    strict=True,
-)
+DELIVERED = [
+    text(
+        "member_id",
+        "the member as the destination knows it (lead id, email hash, domain)",
+        nullable=False,
+        unique=True,
+    ),
+    text("payload", "what was sent for it (JSON)", nullable=False),
+    moment("delivered_at", "when the destination acknowledged it", nullable=False),
+]
 
 
 def transport_for(
@@ -141,12 +138,12 @@ def build_activation_asset(
         description=f"One row per member {destination.name} ({destination.type}, {where}) holds "
         f"for audience {segment}; each run sends only the adds and removes.",
         metadata={
-            "dagster/column_schema": column_schema(DELIVERED),
+            "dagster/column_schema": column_metadata(DELIVERED),
             "destination": destination.name,
             "destination_type": destination.type,
             **code_reference(build_activation_asset),
         },
-        check_specs=[schema_check_spec(key, DELIVERED)],
+        check_specs=[schema_check_spec(key, key.to_user_string())],
         pool=POOL,
         automation_condition=DOWNSTREAM,
     )
@@ -204,6 +201,8 @@ def build_activation_asset(
                 for key, value in {**report.metadata(), **closing}.items()
             }
 
-        return publish_table(context, warehouse, DELIVERED, snapshot)
+        return publish_table(
+            context, warehouse, table_schema(key.to_user_string(), DELIVERED), snapshot
+        )
 
     return _activation

@@ -1,4 +1,4 @@
-"""One factory that turns a Pandera schema into a blocking asset check and column metadata."""
+"""How a table's blocking schema check runs: Pandera's schema, pushed down to SQL where it can be."""
 
 from __future__ import annotations
 
@@ -11,48 +11,14 @@ from typing import Any
 import duckdb
 import pandera.polars as pa
 import polars as pl
-from dagster import (
-    AssetCheckResult,
-    AssetCheckSeverity,
-    AssetCheckSpec,
-    AssetKey,
-    MetadataValue,
-    TableColumn,
-    TableSchema,
-)
+from dagster import AssetCheckResult, AssetCheckSeverity, AssetKey, MetadataValue
 from pandera.errors import SchemaError, SchemaErrors
 
+from b2b_assets.checks.specs import CHECK_NAME
 from b2b_assets.sql import frame as read_frame
 from b2b_assets.sql import literal, markdown_table, scalar, utc_frame
 
-CHECK_NAME = "pandera_schema"
 FAILURE_SAMPLE = 10
-
-
-def schema_check_spec(key: AssetKey, schema: pa.DataFrameSchema) -> AssetCheckSpec:
-    """A blocking check: if the table breaks its schema, nothing downstream runs."""
-    return AssetCheckSpec(
-        name=CHECK_NAME,
-        asset=key,
-        blocking=True,
-        description=f"Pandera schema {schema.name or key.to_user_string()}: "
-        "column types, nullability, uniqueness and value checks.",
-    )
-
-
-def column_schema(schema: pa.DataFrameSchema) -> TableSchema:
-    """The schema's columns as Dagster column metadata, so the UI shows them."""
-    return TableSchema(
-        columns=[
-            TableColumn(
-                name=name,
-                type=str(column.dtype),
-                description=column.description,
-                constraints=None,
-            )
-            for name, column in schema.columns.items()
-        ]
-    )
 
 
 def _failure_table(frame: pl.DataFrame) -> str:

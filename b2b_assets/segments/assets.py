@@ -4,12 +4,10 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pandera.polars as pa
-import polars as pl
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MetadataValue, asset
 
-from b2b_assets.checks.pandera_checks import column_schema, schema_check_spec
-from b2b_assets.checks.schemas import text
+from b2b_assets.checks.specs import schema_check_spec
+from b2b_assets.columns import Column, column_metadata, flag, table_schema, text
 from b2b_assets.layers import code_reference
 from b2b_assets.publish import PREVIEW_ROWS, publish_table, table_name
 from b2b_assets.resources import DuckDBWarehouse, RunSettings
@@ -24,25 +22,23 @@ from b2b_assets.tables import DOWNSTREAM, POOL
 DEFAULT_DEPS = ("profile.person", "profile.account", "profile.person_account")
 
 
-def audience_schema(name: str, entity: str) -> pa.DataFrameSchema:
+def audience_columns(entity: str) -> list[Column]:
     """Members: one row each, with why they qualified."""
-    why = text("why the member qualified (JSON: matching related rows per condition)", False)
+    why = text("why", "why the member qualified (JSON: matching related rows per condition)", False)
     if entity == "account":
-        columns = {
-            "account_id": text("the unified account", nullable=False, unique=True),
-            "name": text("account name"),
-            "domain": text("website domain"),
-            "website": text("website"),
-            "why": why,
-        }
-    else:
-        columns = {
-            "person_id": text("the unified person", nullable=False, unique=True),
-            "email": text("normalized email"),
-            "can_email": pa.Column(pl.Boolean(), description="consent to email"),
-            "why": why,
-        }
-    return pa.DataFrameSchema(columns, name=f"audience.{name}", strict=True)
+        return [
+            text("account_id", "the unified account", nullable=False, unique=True),
+            text("name", "account name"),
+            text("domain", "website domain"),
+            text("website", "website"),
+            why,
+        ]
+    return [
+        text("person_id", "the unified person", nullable=False, unique=True),
+        text("email", "normalized email"),
+        flag("can_email", "consent to email"),
+        why,
+    ]
 
 
 def _key(table: str) -> AssetKey:
@@ -62,7 +58,8 @@ def build_audience_asset(
     (from loading) gives the tables and segments it reads."""
     entity = segment.entity if segment else "person"
     key = AssetKey(["audience", name])
-    schema = audience_schema(name, entity)
+    table = f"audience.{name}"
+    columns = audience_columns(entity)
     tables: set[str] = set(DEFAULT_DEPS)
     references: set[str] = set()
     if compiled is not None and error is None:
@@ -81,13 +78,13 @@ def build_audience_asset(
         + [AssetKey(["audience", r]) for r in sorted(references)],
         description=f"{description} One row per {entity}.",
         metadata={
-            "dagster/column_schema": column_schema(schema),
+            "dagster/column_schema": column_metadata(columns),
             "segment_file": str(file),
             **code_reference(file),
             "entity": entity,
             "destinations": MetadataValue.json(list(segment.destinations) if segment else []),
         },
-        check_specs=[schema_check_spec(key, schema)],
+        check_specs=[schema_check_spec(key, table)],
         pool=POOL,
         automation_condition=DOWNSTREAM,
     )
@@ -120,7 +117,7 @@ def build_audience_asset(
                 ),
             }
 
-        return publish_table(context, warehouse, schema, build)
+        return publish_table(context, warehouse, table_schema(table, columns), build)
 
     return _audience
 

@@ -22,8 +22,9 @@ from dagster import (
     MetadataValue,
 )
 
-from b2b_assets.checks.pandera_checks import column_schema, schema_check_spec
-from b2b_assets.checks.schemas import raw_schema
+from b2b_assets.checks.schemas import raw_columns, raw_schema
+from b2b_assets.checks.specs import schema_check_spec
+from b2b_assets.columns import column_metadata
 from b2b_assets.layers import LayerMember, build_layer_asset, code_reference
 from b2b_assets.publish import publish_on
 from b2b_assets.sources.catalog import FX_RATES, OBJECTS_BY_TYPE, ObjectSpec
@@ -163,7 +164,7 @@ def raw_member(
     key = load.key
     label = f"{spec.name} of {instance or 'reference data'}"
     first_object = OBJECTS_BY_TYPE[source_type][0].name if instance else spec.name
-    schema = raw_schema(spec, raw_table_name(instance, spec))
+    table = raw_table_name(instance, spec)
     deps = [FX_RATES_KEY] if "currency" in spec.extra_rules else []
     where = f"{folder}/{spec.name}.csv|.parquet|/"
     kind = "required" if spec.required else "optional"
@@ -175,7 +176,7 @@ def raw_member(
         deps=deps,
         description=f"{spec.description} Read from `{where}` ({kind}).",
         metadata={
-            "dagster/column_schema": column_schema(schema),
+            "dagster/column_schema": column_metadata(raw_columns(spec)),
             **code_reference(raw_member),
             "source_instance": instance or "reference",
             "source_type": source_type,
@@ -195,7 +196,7 @@ def raw_member(
     )
     reports_landing = landing_notes is not None and first_object == spec.name
     check_specs = [
-        schema_check_spec(key, schema),
+        schema_check_spec(key, table),
         quarantine_check_spec(key),
         *([landing_check_spec(key, folder)] if reports_landing else []),
     ]
@@ -263,7 +264,7 @@ def raw_member(
                 con,
                 key,
                 context.log,
-                schema,
+                raw_schema(spec, table),
                 build,
                 prepare=stage,
                 scope=scope,
