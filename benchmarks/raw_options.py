@@ -72,6 +72,7 @@ if not __package__:  # run as a file (`python benchmarks/raw_options.py`): impor
 from b2b_assets.settings import load_settings
 from b2b_assets.sources.catalog import FX_RATES, OBJECTS_BY_TYPE, Column, ObjectSpec
 from b2b_assets.sources.config import SourcesConfig, landing_dir, load_sources
+from b2b_assets.sources.publishing import publish_object
 from b2b_assets.sources.reader import (
     ACCOUNTING_DDL,
     QUARANTINE_DDL,
@@ -81,7 +82,6 @@ from b2b_assets.sources.reader import (
     empty_staged,
     find_object_files,
     map_columns,
-    publish_object,
     raw_table_name,
     read_csv_header,
     remove_unread_parts,

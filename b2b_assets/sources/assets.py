@@ -44,13 +44,13 @@ from b2b_assets.sources.load_checks import (
     quarantine_check,
     quarantine_check_spec,
 )
+from b2b_assets.sources.publishing import publish_object
 from b2b_assets.sources.reader import (
     ExtractError,
     PlannedLoad,
     ReadContext,
     ReadResult,
     plan_object,
-    publish_object,
     raw_table_name,
     read_planned,
     remove_unread_parts,

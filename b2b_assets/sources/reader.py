@@ -1,16 +1,16 @@
-"""Read one object of one source instance into `raw.<instance>__<object>`.
+"""Read the files of one object of one source instance for `raw.<instance>__<object>`.
 
-Each file's typed rows are written once, to a Parquet part of the load (see `parts`); the raw
-table is a view over the parts that leaves out the rows with problems and the superseded ones.
-Every row read ends up either in that view or in `raw.quarantine` with a reason, and the counts
-are appended to `ops.row_accounting`.
+Each file's typed rows are written once, to a Parquet part of the load (see `parts`), rows with
+a problem marked with it. Publishing the load (`publishing`) makes the raw table a view over the
+parts that leaves out the rows with problems and the superseded ones: every row read ends up
+either in that view or in `raw.quarantine` with a reason, and the counts are appended to
+`ops.row_accounting`.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import threading
 import time
 import uuid
@@ -637,17 +637,6 @@ def pa_table(columns: dict[str, list[str | None]], numbers: list[int]):
     return pa.table(arrays)
 
 
-def load_object(
-    con: duckdb.DuckDBPyConnection, folder: Path, spec: ObjectSpec, ctx: ReadContext
-) -> ReadResult:
-    """Replace `raw.<instance>__<object>` and its quarantine rows from the landing folder."""
-    result = stage_object(con, folder, spec, ctx)
-    try:
-        return publish_object(con, spec, ctx, result)
-    finally:
-        remove_unread_parts(con, result)
-
-
 def reading_signature(spec: ObjectSpec, ctx: ReadContext) -> str:
     """What the rows of a file depend on besides its bytes: the object's columns and rules and
     the reading context. A change means every file is read again."""
@@ -774,53 +763,6 @@ def stage_object(
     return result
 
 
-def publish_object(
-    con: duckdb.DuckDBPyConnection, spec: ObjectSpec, ctx: ReadContext, result: ReadResult
-) -> ReadResult:
-    """Publish the staged rows: replace the raw table and the object's quarantine rows (full
-    load), or add the new files' rows to them (append load). Records the files read in
-    `ops.loaded_files` and the object's totals in `ops.row_accounting`.
-
-    Runs inside the caller's transaction: nothing is visible to others until it commits.
-    """
-    for ddl in (QUARANTINE_DDL, ACCOUNTING_DDL, LOADED_FILES_DDL, LOADED_FILES_PART):
-        con.execute(ddl)
-    rows = _RowSql(spec, ctx)
-    _record_files(con, result)
-    if result.mode == "full":
-        _replace_rows(con, rows, result)
-    else:
-        _append_rows(con, rows, result)
-    _account(con, spec, ctx, result)
-    result.malformed_references = count_malformed_references(con, spec, ctx, result.table)
-    for temp in ("_losers", "_contenders"):
-        con.execute(f"DROP TABLE IF EXISTS {temp}")
-    return result
-
-
-def reference_columns(spec: ObjectSpec, ctx: ReadContext) -> list[Column]:
-    """The columns that name another Salesforce record (not the row's own key)."""
-    if not ctx.normalize_sf_ids:
-        return []
-    return [c for c in spec.columns if c.kind == "sfid" and c.name not in spec.key]
-
-
-def count_malformed_references(
-    con: duckdb.DuckDBPyConnection, spec: ObjectSpec, ctx: ReadContext, table: str
-) -> dict[str, int]:
-    """Rows of the table whose reference to a Salesforce record is not shaped like an id, per
-    column (the rows are kept: such a reference links to nothing)."""
-    columns = reference_columns(spec, ctx)
-    if not columns:
-        return {}
-    counts = ", ".join(
-        f'count(*) FILTER (WHERE "{c.field}" IS NOT NULL AND NOT sf_id_shaped("{c.field}"))'
-        for c in columns
-    )
-    row = con.execute(f"SELECT {counts} FROM {table}").fetchone() or ()
-    return {c.name: int(n) for c, n in zip(columns, row, strict=True) if n}
-
-
 def remove_unread_parts(con: duckdb.DuckDBPyConnection, result: ReadResult) -> None:
     """After the load's transaction (committed or not): remove the parts no view reads, i.e.
     a replaced load's, or this load's if it was not published."""
@@ -835,230 +777,3 @@ def remove_unread_parts(con: duckdb.DuckDBPyConnection, result: ReadResult) -> N
         ).fetchall()
         kept = {row[0] for row in rows}
     parts.remove_unread_loads(result.folder.parent.parent, result.table, kept)
-
-
-@dataclass(frozen=True)
-class _RowSql:
-    """SQL fragments over an object's rows: key, winner order, fields, record as JSON."""
-
-    spec: ObjectSpec
-    ctx: ReadContext
-
-    @property
-    def key(self) -> str:
-        return ", ".join(f'"{self.spec.column(name).field}"' for name in self.spec.key)
-
-    @property
-    def winner_order(self) -> str:
-        updated = self.spec.updated_at
-        first = f'"{self.spec.column(updated).field}" DESC NULLS LAST, ' if updated else ""
-        return f"{first}_file_name DESC, _row_number DESC"
-
-    @property
-    def fields(self) -> str:
-        return ", ".join(f'"{column.field}"' for column in self.spec.columns)
-
-    @property
-    def record(self) -> str:
-        pairs = ", ".join(f"'{c.field}': \"{c.field}\"" for c in self.spec.columns)
-        return f"to_json({{{pairs}}})::VARCHAR"
-
-    @property
-    def params(self) -> dict[str, str]:
-        return {"instance": self.ctx.instance, "object": self.spec.name, "run_id": self.ctx.run_id}
-
-    def quarantine_losers(self, con: duckdb.DuckDBPyConnection, rows_of: str) -> None:
-        """Quarantine the rows of `rows_of` that `_losers` names: a later row with their key won."""
-        con.execute(
-            f"""INSERT INTO raw.quarantine
-                SELECT $instance, $object, _file_name, _row_number,
-                       $superseded,
-                       ['superseded by a row with the same ' || $key_names
-                        || ' (latest {self.spec.updated_at or "row"} wins)'],
-                       {self.record}, now(), $run_id
-                FROM {rows_of} SEMI JOIN _losers USING (_file_name, _row_number)""",
-            {**self.params, "key_names": " + ".join(self.spec.key), "superseded": SUPERSEDED},
-        )
-
-
-def _malformed_table(malformed: list[Malformed]):
-    import pyarrow as pa
-
-    names = ("file_name", "row_number", "reason", "problems", "record")
-    types = (pa.string(), pa.int64(), pa.string(), pa.list_(pa.string()), pa.string())
-    return pa.table(
-        {
-            name: pa.array([row[position] for row in malformed], type=kind)
-            for position, (name, kind) in enumerate(zip(names, types, strict=True))
-        }
-    )
-
-
-def _quarantine_staged(con: duckdb.DuckDBPyConnection, rows: _RowSql, result: ReadResult) -> None:
-    """Quarantine the staged rows that did not parse or break a reading rule."""
-    if result.malformed:
-        con.register("_malformed_rows", _malformed_table(result.malformed))
-        try:
-            con.execute(
-                """INSERT INTO raw.quarantine
-                   SELECT $instance, $object, file_name, row_number, reason, problems, record,
-                          now(), $run_id
-                   FROM _malformed_rows""",
-                rows.params,
-            )
-        finally:
-            con.unregister("_malformed_rows")
-    con.execute(
-        f"""INSERT INTO raw.quarantine
-           SELECT $instance, $object, _file_name, _row_number,
-                  split_part(_problems[1], ':', 1) || ':' || split_part(_problems[1], ':', 2),
-                  _problems, _record, now(), $run_id
-           FROM {result.staged} WHERE _problems IS NOT NULL""",
-        rows.params,
-    )
-
-
-def _rank_losers(con: duckdb.DuckDBPyConnection, rows: _RowSql, candidates: str) -> None:
-    """`_losers`: the rows of `candidates` that share a key with a row that wins. Ranking only
-    the duplicated keys keeps the common case (unique keys) to one hash aggregate."""
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _losers AS
-            WITH candidates AS ({candidates}),
-            duplicated AS (SELECT {rows.key} FROM candidates GROUP BY ALL HAVING count(*) > 1)
-            SELECT _file_name, _row_number FROM (
-                SELECT _file_name, _row_number,
-                       row_number() OVER (PARTITION BY {rows.key}
-                                          ORDER BY {rows.winner_order}) AS _rank
-                FROM candidates SEMI JOIN duplicated USING ({rows.key})
-            ) WHERE _rank > 1"""
-    )
-
-
-def _replace_rows(con: duckdb.DuckDBPyConnection, rows: _RowSql, result: ReadResult) -> None:
-    """The load's parts, without their quarantined rows, become the raw table."""
-    staged = result.staged
-    con.execute(
-        "DELETE FROM raw.quarantine WHERE source_instance = $instance AND object = $object",
-        {"instance": rows.ctx.instance, "object": rows.spec.name},
-    )
-    _quarantine_staged(con, rows, result)
-    _rank_losers(con, rows, f"SELECT * FROM {staged} WHERE _problems IS NULL")
-    rows.quarantine_losers(con, staged)
-    superseded = parts.superseded_table(result.table)
-    con.execute(f"CREATE OR REPLACE TABLE {superseded} AS SELECT * FROM _losers")
-    _publish_view(con, result, superseded)
-
-
-def _append_rows(con: duckdb.DuckDBPyConnection, rows: _RowSql, result: ReadResult) -> None:
-    """Add the new files' parts; a key already in the table goes to whichever row wins, the
-    other is quarantined (and superseded, if it was in the table)."""
-    target, staged = result.table, result.staged
-    _quarantine_staged(con, rows, result)
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _contenders AS
-            SELECT {rows.fields}, _file_name, _row_number FROM {staged} WHERE _problems IS NULL
-            UNION ALL
-            SELECT {rows.fields}, _file_name, _row_number FROM {target}
-            SEMI JOIN (SELECT {rows.key} FROM {staged} WHERE _problems IS NULL)
-                 USING ({rows.key})"""
-    )
-    _rank_losers(con, rows, "SELECT * FROM _contenders")
-    rows.quarantine_losers(con, "_contenders")
-    superseded = parts.superseded_table(result.table)
-    con.execute(f"CREATE TABLE IF NOT EXISTS {superseded} (_file_name VARCHAR, _row_number BIGINT)")
-    con.execute(f"INSERT INTO {superseded} SELECT * FROM _losers")
-    _publish_view(con, result, superseded)
-
-
-def _publish_view(con: duckdb.DuckDBPyConnection, result: ReadResult, superseded: str) -> None:
-    publish_loaded_parts(con, result.table, result.empty, superseded)
-
-
-def publish_loaded_parts(
-    con: duckdb.DuckDBPyConnection, table: str, empty: str, superseded: str
-) -> None:
-    """`raw.<table>`: the kept rows of every part its loaded files hold (`ops.loaded_files`),
-    less those in the `superseded` table."""
-    listed = con.execute(
-        """SELECT part FROM ops.loaded_files WHERE raw_table = $t AND part IS NOT NULL
-           ORDER BY file_name""",
-        {"t": table},
-    ).fetchall()
-    any_superseded = bool(scalar(con, f"SELECT count(*) FROM {superseded}"))
-    parts.publish_view(con, table, [row[0] for row in listed], empty, superseded=any_superseded)
-
-
-def _record_files(con: duckdb.DuckDBPyConnection, result: ReadResult) -> None:
-    """Remember each file read in this load: its stamp, the rows read from it and its part (a
-    full load forgets the files of the previous one)."""
-    if result.mode == "full":
-        con.execute("DELETE FROM ops.loaded_files WHERE raw_table = $t", {"t": result.table})
-    read = [*result.files, *result.skipped_files]
-    if not read:
-        return
-    counts = Counter(result.rows_by_file)
-    counts.update(row[0] for row in result.malformed)
-    con.executemany(
-        """INSERT INTO ops.loaded_files (raw_table, file_name, size, mtime_ns, rows_read,
-               load_id, signature, loaded_at, part)
-           VALUES (?, ?, ?, ?, ?, ?, ?, now(), ?)""",
-        [
-            (
-                result.table,
-                name,
-                *result.stamps.get(name, (0, 0)),
-                int(counts.get(name, 0)),
-                result.load_id,
-                result.signature,
-                result.parts.get(name),
-            )
-            for name in read
-        ],
-    )
-
-
-def _account(
-    con: duckdb.DuckDBPyConnection, spec: ObjectSpec, ctx: ReadContext, result: ReadResult
-) -> None:
-    """The object's totals after the load (files with rows, rows read, kept, quarantined),
-    checked to balance, appended to ops.row_accounting."""
-    result.rows_kept = scalar(con, f"SELECT count(*) FROM {result.table}")
-    result.reasons = Counter(
-        dict(
-            con.execute(
-                """SELECT reason, count(*) FROM raw.quarantine
-                   WHERE source_instance = $instance AND object = $object GROUP BY reason""",
-                {"instance": ctx.instance, "object": spec.name},
-            ).fetchall()
-        )
-    )
-    result.rows_read = int(
-        scalar(
-            con,
-            "SELECT coalesce(sum(rows_read), 0) FROM ops.loaded_files WHERE raw_table = $t",
-            {"t": result.table},
-        )
-    )
-    if result.rows_read != result.rows_kept + result.rows_quarantined:
-        raise ExtractError(
-            f"{result.table}: row accounting of {spec.name} does not balance: read {result.rows_read}, "
-            f"kept {result.rows_kept}, quarantined {result.rows_quarantined}"
-        )
-    con.execute(
-        """INSERT INTO ops.row_accounting
-           VALUES ($run_id, $instance, $object, now(), $files, $read, $kept, $quarantined, $reasons)""",
-        {
-            "run_id": ctx.run_id,
-            "instance": ctx.instance,
-            "object": spec.name,
-            "files": scalar(
-                con,
-                "SELECT count(*) FROM ops.loaded_files WHERE raw_table = $t AND rows_read > 0",
-                {"t": result.table},
-            ),
-            "read": result.rows_read,
-            "kept": result.rows_kept,
-            "quarantined": result.rows_quarantined,
-            "reasons": json.dumps(dict(result.reasons), sort_keys=True),
-        },
-    )

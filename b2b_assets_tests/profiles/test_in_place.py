@@ -18,7 +18,7 @@ from b2b_assets.profiles import accounts, people
 from b2b_assets.resources import RunSettings
 from b2b_assets.sources import parts
 from b2b_assets.sources.config import load_sources
-from b2b_assets.sources.reader import publish_loaded_parts
+from b2b_assets.sources.publishing import publish_loaded_parts
 from b2b_assets.sources.sql_macros import install_macros
 from b2b_assets_tests.conftest import copy_demo, materialize_env
 

@@ -29,7 +29,8 @@ import polars as pl
 import pytest
 
 from b2b_assets.sources.catalog import FX_RATES, OBJECTS_BY_TYPE, ObjectSpec
-from b2b_assets.sources.reader import ExtractError, ReadContext, ReadResult, load_object
+from b2b_assets.sources.publishing import load_object
+from b2b_assets.sources.reader import ExtractError, ReadContext, ReadResult
 
 CORPUS = Path(__file__).resolve().parent / "bad_inputs"
 _CHECKSUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"

@@ -7,13 +7,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from b2b_assets.sources import parts, reader
+from b2b_assets.sources import parts, publishing, reader
 from b2b_assets.sources.catalog import OBJECTS_BY_TYPE
+from b2b_assets.sources.publishing import load_object, publish_object
 from b2b_assets.sources.reader import (
     ExtractError,
     ReadContext,
-    load_object,
-    publish_object,
     remove_unread_parts,
     stage_object,
 )
@@ -101,7 +100,7 @@ def test_a_load_that_fails_keeps_the_last_good_view_and_its_parts(warehouse, tmp
     def fail(*args, **kwargs):
         raise RuntimeError("the publishing transaction fails")
 
-    monkeypatch.setattr(reader, "_account", fail)
+    monkeypatch.setattr(publishing, "_account", fail)
     with pytest.raises(RuntimeError):
         published(warehouse, ACCOUNT, CTX, folder)
     assert loads_of(root, "crm_1__account") == before  # the failed load's parts are gone

@@ -10,12 +10,12 @@ import polars as pl
 import pytest
 
 from b2b_assets.sources.catalog import FX_RATES, OBJECTS_BY_TYPE, ObjectSpec
+from b2b_assets.sources.publishing import load_object
 from b2b_assets.sources.reader import (
     FAST_MAX_LINE_BYTES,
     ExtractError,
     ReadContext,
     ReadResult,
-    load_object,
 )
 from b2b_assets_tests.conftest import write_csv
 from b2b_assets_tests.scenario import sf18

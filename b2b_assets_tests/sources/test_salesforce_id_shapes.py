@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from b2b_assets.sources.reader import ReadContext, load_object
+from b2b_assets.sources.publishing import load_object
+from b2b_assets.sources.reader import ReadContext
 from b2b_assets_tests.conftest import Landing
 from b2b_assets_tests.scenario import sf18
 from b2b_assets_tests.sources.data_problems import BASE64_ACCOUNT, CONTACT, ID_REASON, object_spec
