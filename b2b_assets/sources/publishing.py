@@ -25,7 +25,7 @@ from b2b_assets.sources.reader import (
     remove_unread_parts,
     stage_object,
 )
-from b2b_assets.sql import scalar
+from b2b_assets.sql import scalar, table_exists
 
 
 def load_object(
@@ -194,7 +194,8 @@ def _replace_rows(con: duckdb.DuckDBPyConnection, rows: _RowSql, result: ReadRes
     _rank_losers(con, rows, f"SELECT * FROM {staged} WHERE _problems IS NULL")
     rows.quarantine_losers(con, staged)
     superseded = parts.superseded_table(result.table)
-    con.execute(f"CREATE OR REPLACE TABLE {superseded} AS SELECT * FROM _losers")
+    con.execute(f"DROP TABLE IF EXISTS {superseded}")
+    _keep_superseded(con, superseded)
     _publish_view(con, result, superseded)
 
 
@@ -214,9 +215,17 @@ def _append_rows(con: duckdb.DuckDBPyConnection, rows: _RowSql, result: ReadResu
     _rank_losers(con, rows, "SELECT * FROM _contenders")
     rows.quarantine_losers(con, "_contenders")
     superseded = parts.superseded_table(result.table)
+    _keep_superseded(con, superseded)
+    _publish_view(con, result, superseded)
+
+
+def _keep_superseded(con: duckdb.DuckDBPyConnection, superseded: str) -> None:
+    """Add the rows `_losers` names to the object's superseded rows (a table that exists only
+    while there are some)."""
+    if not scalar(con, "SELECT count(*) FROM _losers"):
+        return
     con.execute(f"CREATE TABLE IF NOT EXISTS {superseded} (_file_name VARCHAR, _row_number BIGINT)")
     con.execute(f"INSERT INTO {superseded} SELECT * FROM _losers")
-    _publish_view(con, result, superseded)
 
 
 def _publish_view(con: duckdb.DuckDBPyConnection, result: ReadResult, superseded: str) -> None:
@@ -233,7 +242,8 @@ def publish_loaded_parts(
            ORDER BY file_name""",
         {"t": table},
     ).fetchall()
-    any_superseded = bool(scalar(con, f"SELECT count(*) FROM {superseded}"))
+    schema, name = superseded.split(".", 1)
+    any_superseded = table_exists(con, schema, name.strip('"'))
     parts.publish_view(con, table, [row[0] for row in listed], empty, superseded=any_superseded)
 
 

@@ -212,3 +212,13 @@ def test_an_append_only_object_whose_parts_are_gone_is_read_again_in_full(wareho
     again = published(warehouse, ACTIVITIES, MARKETO, folder.parent)
     assert again.mode == "full"
     assert warehouse.execute("SELECT count(*) FROM raw.mk__activities").fetchone() == (2,)
+
+
+def test_an_object_without_superseded_rows_has_no_table_of_them(warehouse, tmp_path):
+    folder = tmp_path / "landing"
+    accounts(folder, "Townsend", "Globex")
+    load_object(warehouse, folder, ACCOUNT, CTX)
+    tables = warehouse.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw'"
+    ).fetchall()
+    assert tables == [("quarantine",)]
