@@ -4,22 +4,24 @@ from __future__ import annotations
 
 from b2b_assets import columns as c
 from b2b_assets import generations
-from b2b_assets.profiles.aggregates import preferred, sorted_set
+from b2b_assets.profiles.aggregates import preference, preferred, sorted_set
 from b2b_assets.tables import TableAsset, table_key
 
 ACCOUNT_SQL = f"""
         WITH records AS (
-            SELECT i.account_id, i.golden_id, a.*
+            SELECT i.account_id, i.golden_id, a.*,
+                   {preference("i.account_id", "a.account_key", of="a.")} AS _by_update,
+                   {preference("i.account_id", "a.account_key", by_updated=False, of="a.")}
+                       AS _by_source
             FROM identity.account i JOIN b2b.account a USING (account_key)
         ),
         base AS (
             SELECT account_id,
-                   {preferred("name", "account_key")} AS name,
-                   {preferred("website", "account_key", by_updated=False)} AS website,
-                   {preferred("domain", "account_key", by_updated=False)} AS domain,
-                   {preferred("industry", "account_key", by_updated=False)} AS industry,
-                   {preferred("billing_country", "account_key", by_updated=False)}
-                       AS billing_country,
+                   {preferred("name", "_by_update")} AS name,
+                   {preferred("website", "_by_source")} AS website,
+                   {preferred("domain", "_by_source")} AS domain,
+                   {preferred("industry", "_by_source")} AS industry,
+                   {preferred("billing_country", "_by_source")} AS billing_country,
                    max(number_of_employees) AS number_of_employees,
                    max(annual_revenue) AS annual_revenue,
                    min(golden_id) AS golden_id,

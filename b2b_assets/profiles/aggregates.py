@@ -8,15 +8,22 @@ from b2b_assets.sources.config import SourcesConfig
 from b2b_assets.sql import literal
 
 
-def preferred(column: str, tiebreak: str, by_updated: bool = True) -> str:
-    """The column's value from the preferred record that has one: a Salesforce record first,
-    then (optionally) the most recently updated, then the smallest `tiebreak` key. One hash
-    aggregate (no per-group sort)."""
-    updated = "'updated': coalesce(-epoch_us(updated_at), 9223372036854775807), "
-    order = (
-        f"{{'crm': source_type <> 'salesforce', {updated if by_updated else ''}'key': {tiebreak}}}"
+def preference(group: str, tiebreak: str, by_updated: bool = True, of: str = "") -> str:
+    """Each record's place among the records of its `group`, 1 being preferred: a Salesforce
+    record first, then (optionally) the most recently updated, then the smallest `tiebreak`
+    key. `of` qualifies the record's columns (e.g. "p.")."""
+    updated = f"{of}updated_at DESC NULLS LAST, " if by_updated else ""
+    return (
+        f"row_number() OVER (PARTITION BY {group} ORDER BY {of}source_type <> 'salesforce', "
+        f"{updated}{tiebreak})"
     )
-    return f"arg_min({column}, {order}) FILTER (WHERE {column} IS NOT NULL)"
+
+
+def preferred(column: str, rank: str) -> str:
+    """The column's value from the most preferred record that has one (`rank`: a column of
+    `preference`). One integer per record keeps the aggregate cheap (an order of several
+    fields costs twice as much to compare)."""
+    return f"arg_min({column}, {rank}) FILTER (WHERE {column} IS NOT NULL)"
 
 
 def sorted_set(column: str) -> str:

@@ -7,7 +7,14 @@ from typing import Any
 from b2b_assets import columns as c
 from b2b_assets import generations
 from b2b_assets.model.accounts import RELATIONS
-from b2b_assets.profiles.aggregates import flag_list, flags, instance_names, preferred, sorted_set
+from b2b_assets.profiles.aggregates import (
+    flag_list,
+    flags,
+    instance_names,
+    preference,
+    preferred,
+    sorted_set,
+)
 from b2b_assets.sources.config import SourcesConfig
 from b2b_assets.tables import TableAsset, table_key
 
@@ -67,16 +74,17 @@ def _person_traits_sql(config: SourcesConfig) -> str:
     instances = instance_names(config)
     return f"""
     WITH records AS MATERIALIZED (
-        SELECT i.person_id, i.email AS unified_email, p.*
+        SELECT i.person_id, i.email AS unified_email, p.*,
+               {preference("i.person_id", "p.person_key", of="p.")} AS _preference
         FROM identity.person i JOIN b2b.person p USING (person_key)
     ),
     -- One aggregate per kind of value: DuckDB aggregates several list states in one hash
     -- table much more slowly than it aggregates each on its own.
     base AS (
         SELECT person_id, any_value(unified_email) AS email,
-               {preferred("first_name", "person_key")} AS first_name,
-               {preferred("last_name", "person_key")} AS last_name,
-               {preferred("title", "person_key")} AS title,
+               {preferred("first_name", "_preference")} AS first_name,
+               {preferred("last_name", "_preference")} AS last_name,
+               {preferred("title", "_preference")} AS title,
                bool_or(email_opt_out) AS any_opt_out,
                {flags("source_instance", instances)} AS instance_flags
         FROM records GROUP BY person_id

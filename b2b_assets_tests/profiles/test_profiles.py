@@ -217,3 +217,24 @@ def test_unknown_lead_is_not_a_profile_but_its_event_is_kept(scenario_run):
         )
         == 1
     )
+
+
+def test_the_preferred_value_comes_from_salesforce_then_the_latest_update_then_the_key():
+    from b2b_assets.profiles.aggregates import preference, preferred
+
+    con = duckdb.connect()
+    con.execute(
+        """CREATE TABLE r AS SELECT * FROM (VALUES
+            ('g', 'k4@marketo_1', 'marketo', TIMESTAMPTZ '2026-11-09', 'Newest, from Marketo'),
+            ('g', 'k3@crm_1', 'salesforce', TIMESTAMPTZ '2026-11-08', NULL),
+            ('g', 'k2@crm_2', 'salesforce', TIMESTAMPTZ '2026-11-01', 'Older, from a CRM'),
+            ('g', 'k1@crm_1', 'salesforce', NULL, 'Never updated, smallest key'))
+           AS t(grp, record_key, source_type, updated_at, name)"""
+    )
+    by_update = preference("grp", "record_key")
+    by_source = preference("grp", "record_key", by_updated=False)
+    got = con.execute(
+        f"""SELECT {preferred("name", "u")}, {preferred("name", "s")}
+            FROM (SELECT *, {by_update} AS u, {by_source} AS s FROM r) GROUP BY grp"""
+    ).fetchone()
+    assert got == ("Older, from a CRM", "Never updated, smallest key")
