@@ -432,16 +432,16 @@ def run_breakdown(home: Path) -> dict:
             if mat is None:
                 continue
             assets.setdefault(step, []).append(mat.asset_key.to_user_string())
-            # A raw asset's files are read before its build, in a pool its step shares.
             b = _number(mat.metadata.get("build_seconds"))
-            if b is not None:
-                b += _number(mat.metadata.get("read_seconds")) or 0.0
             v = _number(mat.metadata.get("validation_seconds"))
+            # A raw asset's files are read before its build, two at a time, in a pool its step
+            # shares: counted for the asset (the seconds its files took), not for the step.
+            r = _number(mat.metadata.get("read_seconds")) or 0.0
             if b is not None:
                 build[step] = build.get(step, 0.0) + b
             if v is not None:
                 validation[step] = validation.get(step, 0.0) + v
-            asset_seconds[mat.asset_key.to_user_string()] = (b or 0.0) + (v or 0.0)
+            asset_seconds[mat.asset_key.to_user_string()] = (b or 0.0) + (v or 0.0) + r
     steps = []
     for key, started in starts.items():
         ended, st = ends.get(key, (None, "not finished"))
