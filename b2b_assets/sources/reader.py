@@ -314,7 +314,7 @@ def staged_rows_select(
     ctx: ReadContext,
     scan: str,
 ) -> str:
-    """The SELECT of one file's rows as the staging table holds them: the object's typed
+    """The SELECT of one file's rows as its part holds them: the object's typed
     columns, `_source_instance`, `_file_name`, `_row_number`, `_loaded_at`, and for a row with
     problems `_problems` and `_record`. `scan` is a relation with the file's columns (`c0`,
     `c1`, ... for CSV, the file's own names for Parquet) and `_row_number`; `positions` comes
