@@ -15,16 +15,30 @@ def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def quoted(table: str) -> str:
+    """`schema.table` as SQL names it, the table's name quoted."""
+    schema, name = table.split(".", 1)
+    return f'{schema}."{name}"'
+
+
+def relation_kind(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> str | None:
+    """ "table" or "view" for `schema.name` (`schema` "temp" for this connection's temporary
+    ones), None when there is none."""
+    query = """SELECT any_value(kind) FROM (
+                   SELECT 'table' AS kind, schema_name, table_name AS name, temporary
+                   FROM duckdb_tables()
+                   UNION ALL
+                   SELECT 'view', schema_name, view_name, temporary
+                   FROM duckdb_views() WHERE NOT internal)
+               WHERE name = $n
+               AND (schema_name = $s AND NOT temporary OR $s = 'temp' AND temporary)"""
+    return scalar(con, query, {"s": schema, "n": name})
+
+
 def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     """Whether `schema.table` exists, as a table or a view (`schema` "temp" for this
     connection's temporary tables)."""
-    query = """SELECT count(*) FROM (
-                   SELECT schema_name, table_name, temporary FROM duckdb_tables()
-                   UNION ALL
-                   SELECT schema_name, view_name, temporary FROM duckdb_views() WHERE NOT internal)
-               WHERE table_name = $t
-               AND (schema_name = $s AND NOT temporary OR $s = 'temp' AND temporary)"""
-    return bool(scalar(con, query, {"s": schema, "t": table}))
+    return relation_kind(con, schema, table) is not None
 
 
 def scalar(con: duckdb.DuckDBPyConnection, query: str, params: Any = None) -> Any:

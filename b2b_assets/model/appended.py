@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 
 from b2b_assets import generations
-from b2b_assets.sql import scalar, table_exists
+from b2b_assets.sql import quoted, scalar, table_exists
 
 STATE_DDL = """
 CREATE TABLE IF NOT EXISTS ops.derived_loads (
@@ -66,11 +66,6 @@ def _rows_of_loads(quoted: str) -> str:
     )
 
 
-def _quoted(raw_table: str) -> str:
-    schema, table = raw_table.split(".", 1)
-    return f'{schema}."{table}"'
-
-
 def build_by_load(
     con: duckdb.DuckDBPyConnection,
     target: str,
@@ -93,7 +88,7 @@ def build_by_load(
         taken.get(name, set()) <= loads for name, loads in now.items()
     )
     if not appendable:
-        selects = [part.select.format(rows=_quoted(part.raw_table)) for part in parts]
+        selects = [part.select.format(rows=quoted(part.raw_table)) for part in parts]
         union = "\nUNION ALL BY NAME\n".join(f"({s})" for s in selects) or empty_select
         con.execute(f"CREATE OR REPLACE TABLE {target} AS {union}")
         _remember(con, target, now, replace=True)
@@ -107,7 +102,7 @@ def build_by_load(
     for part in parts:
         if not new[part.raw_table]:
             continue
-        rows = _rows_of_loads(_quoted(part.raw_table))
+        rows = _rows_of_loads(quoted(part.raw_table))
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE _slice AS {part.select.format(rows=rows)}",
             {"loads": new[part.raw_table], "raw_table": part.raw_table},

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from b2b_assets.sql import literal, scalar
+from b2b_assets.sql import literal, quoted, relation_kind, scalar, table_exists
 
 PARTS_SUFFIX = ".raw"
 SUPERSEDED_PREFIX = "_superseded__"
@@ -59,38 +59,19 @@ def superseded_table(table: str) -> str:
     return f'{schema}."{SUPERSEDED_PREFIX}{name}"'
 
 
-def relation_kind(con: duckdb.DuckDBPyConnection, table: str) -> str | None:
-    """ "table", "view" or None for `schema.name`."""
-    schema, name = table.split(".", 1)
-    return scalar(
-        con,
-        """SELECT kind FROM (
-               SELECT 'table' AS kind, schema_name, table_name AS name FROM duckdb_tables()
-               UNION ALL SELECT 'view', schema_name, view_name FROM duckdb_views())
-           WHERE schema_name = $s AND name = $n""",
-        {"s": schema, "n": name},
-    )
-
-
-def publish_view(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    parts: list[str],
-    empty: str,
-    superseded: bool,
-) -> None:
+def publish_view(con: duckdb.DuckDBPyConnection, table: str, parts: list[str], empty: str) -> None:
     """Make `table` the kept rows of `parts` (`empty`: the select of no rows with the table's
-    columns), less the superseded rows when `superseded`."""
-    quoted = _quoted(table)
-    if relation_kind(con, table) == "table":  # a warehouse from before the parts
-        con.execute(f"DROP TABLE {quoted}")
+    columns), less its superseded rows if it has any."""
+    schema, name = table.split(".", 1)
+    if relation_kind(con, schema, name) == "table":  # a warehouse from before the parts
+        con.execute(f"DROP TABLE {quoted(table)}")
     if not parts:
-        con.execute(f"CREATE OR REPLACE VIEW {quoted} AS {empty}")
+        con.execute(f"CREATE OR REPLACE VIEW {quoted(table)} AS {empty}")
         return
     rows = f"SELECT p.* EXCLUDE (_problems, _record) FROM {scan(parts)} AS p"
-    if superseded:
+    if table_exists(con, schema, f"{SUPERSEDED_PREFIX}{name}"):
         rows += f" ANTI JOIN {superseded_table(table)} USING (_file_name, _row_number)"
-    con.execute(f"CREATE OR REPLACE VIEW {quoted} AS {rows} WHERE p._problems IS NULL")
+    con.execute(f"CREATE OR REPLACE VIEW {quoted(table)} AS {rows} WHERE p._problems IS NULL")
 
 
 def remove_unread_loads(root: Path, table: str, kept: set[str]) -> None:
@@ -103,8 +84,3 @@ def remove_unread_loads(root: Path, table: str, kept: set[str]) -> None:
     for load in folder.iterdir():
         if load.is_dir() and load.name not in needed:
             shutil.rmtree(load, ignore_errors=True)
-
-
-def _quoted(table: str) -> str:
-    schema, name = table.split(".", 1)
-    return f'{schema}."{name}"'

@@ -22,10 +22,11 @@ from b2b_assets.sources.reader import (
     Malformed,
     ReadContext,
     ReadResult,
+    loaded_parts,
     remove_unread_parts,
     stage_object,
 )
-from b2b_assets.sql import scalar, table_exists
+from b2b_assets.sql import scalar
 
 
 def load_object(
@@ -196,7 +197,7 @@ def _replace_rows(con: duckdb.DuckDBPyConnection, rows: _RowSql, result: ReadRes
     superseded = parts.superseded_table(result.table)
     con.execute(f"DROP TABLE IF EXISTS {superseded}")
     _keep_superseded(con, superseded)
-    _publish_view(con, result, superseded)
+    publish_loaded_parts(con, result.table, result.empty)
 
 
 def _append_rows(con: duckdb.DuckDBPyConnection, rows: _RowSql, result: ReadResult) -> None:
@@ -214,9 +215,8 @@ def _append_rows(con: duckdb.DuckDBPyConnection, rows: _RowSql, result: ReadResu
     )
     _rank_losers(con, rows, "SELECT * FROM _contenders")
     rows.quarantine_losers(con, "_contenders")
-    superseded = parts.superseded_table(result.table)
-    _keep_superseded(con, superseded)
-    _publish_view(con, result, superseded)
+    _keep_superseded(con, parts.superseded_table(result.table))
+    publish_loaded_parts(con, result.table, result.empty)
 
 
 def _keep_superseded(con: duckdb.DuckDBPyConnection, superseded: str) -> None:
@@ -228,23 +228,10 @@ def _keep_superseded(con: duckdb.DuckDBPyConnection, superseded: str) -> None:
     con.execute(f"INSERT INTO {superseded} SELECT * FROM _losers")
 
 
-def _publish_view(con: duckdb.DuckDBPyConnection, result: ReadResult, superseded: str) -> None:
-    publish_loaded_parts(con, result.table, result.empty, superseded)
-
-
-def publish_loaded_parts(
-    con: duckdb.DuckDBPyConnection, table: str, empty: str, superseded: str
-) -> None:
+def publish_loaded_parts(con: duckdb.DuckDBPyConnection, table: str, empty: str) -> None:
     """`raw.<table>`: the kept rows of every part its loaded files hold (`ops.loaded_files`),
-    less those in the `superseded` table."""
-    listed = con.execute(
-        """SELECT part FROM ops.loaded_files WHERE raw_table = $t AND part IS NOT NULL
-           ORDER BY file_name""",
-        {"t": table},
-    ).fetchall()
-    schema, name = superseded.split(".", 1)
-    any_superseded = table_exists(con, schema, name.strip('"'))
-    parts.publish_view(con, table, [row[0] for row in listed], empty, superseded=any_superseded)
+    less its superseded rows."""
+    parts.publish_view(con, table, loaded_parts(con, table), empty)
 
 
 def _record_files(con: duckdb.DuckDBPyConnection, result: ReadResult) -> None:
@@ -269,7 +256,7 @@ def _record_files(con: duckdb.DuckDBPyConnection, result: ReadResult) -> None:
                 int(counts.get(name, 0)),
                 result.load_id,
                 result.signature,
-                result.parts.get(name),
+                result.part_of.get(name),
             )
             for name in read
         ],

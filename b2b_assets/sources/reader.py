@@ -26,7 +26,7 @@ from b2b_assets.sources import parts
 from b2b_assets.sources.catalog import Column, ObjectSpec, normalize_column_name
 from b2b_assets.sources.landing_names import EXTENSIONS, in_temporary_place
 from b2b_assets.sources.sql_macros import install_macros
-from b2b_assets.sql import literal, scalar, table_exists
+from b2b_assets.sql import literal, relation_kind, scalar, table_exists
 
 MAX_FIELD_BYTES = 64 * 1024 * 1024
 # DuckDB's reader splits a file into buffers of at least this line length, so a large limit
@@ -103,7 +103,7 @@ class ReadResult:
     signature: str = ""
     folder: Path | None = None  # where this load writes its parts
     headers: dict[Path, list[str] | None] = field(default_factory=dict)  # the files to read
-    parts: dict[str, str] = field(default_factory=dict)  # file read -> its part
+    part_of: dict[str, str] = field(default_factory=dict)  # file read -> its part
     rows_by_file: Counter[str] = field(default_factory=Counter)  # rows written to parts
     read_seconds: float = 0.0  # reading its files, summed over them (two are read at once)
     empty: str = ""  # the staged columns, no rows
@@ -118,7 +118,7 @@ class ReadResult:
     @property
     def staged(self) -> str:
         """The rows this load read, as written to its parts (with `_problems`, `_record`)."""
-        return parts.scan(list(self.parts.values())) if self.parts else f"({self.empty})"
+        return parts.scan(list(self.part_of.values())) if self.part_of else f"({self.empty})"
 
 
 @dataclass(frozen=True)
@@ -460,7 +460,7 @@ def read_planned(
     tasks = [
         (load, index, path) for load in loads for index, path in enumerate(load.result.headers)
     ]
-    tasks.sort(key=lambda task: -task[2].stat().st_size)
+    tasks.sort(key=lambda task: -task[0].result.stamps[str(task[2])][0])
 
     clock = threading.Lock()
 
@@ -510,10 +510,10 @@ def _take_files(
             result.skipped_files.append(str(path))
             continue
         result.files.append(str(path))
-        result.parts[str(path)] = str(parts.part_path(result.folder, index))
+        result.part_of[str(path)] = str(parts.part_path(result.folder, index))
         result.rows_by_file[str(path)] = rows
         result.malformed.extend(malformed)
-    changed = [name for name in result.parts if file_stamp(Path(name)) != result.stamps[name]]
+    changed = [name for name in result.part_of if file_stamp(Path(name)) != result.stamps[name]]
     if changed:
         raise ExtractError(
             f"{changed[0]}: changed while it was read ({len(changed)} file(s) of {spec.name}); "
@@ -670,7 +670,7 @@ def plan_load(
     (every loaded file still there, same size and modification time, same reading rules, its
     part still where it was written); otherwise ("full", every file)."""
     everything = ("full", list(stamps))
-    if not spec.append_only or parts.relation_kind(con, table) != "view":
+    if not spec.append_only or relation_kind(con, *table.split(".", 1)) != "view":
         return everything
     if not table_exists(con, "ops", "loaded_files"):
         return everything
@@ -768,12 +768,19 @@ def remove_unread_parts(con: duckdb.DuckDBPyConnection, result: ReadResult) -> N
     a replaced load's, or this load's if it was not published."""
     if result.folder is None:
         return
-    kept: set[str] = set()
-    if table_exists(con, "ops", "loaded_files"):
-        con.execute(LOADED_FILES_PART)
-        rows = con.execute(
-            "SELECT part FROM ops.loaded_files WHERE raw_table = $t AND part IS NOT NULL",
-            {"t": result.table},
-        ).fetchall()
-        kept = {row[0] for row in rows}
+    kept = set(loaded_parts(con, result.table))
     parts.remove_unread_loads(result.folder.parent.parent, result.table, kept)
+
+
+def loaded_parts(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """The parts of the files `table` holds (`ops.loaded_files`, as committed or in the
+    caller's transaction), in the order of their files."""
+    if not table_exists(con, "ops", "loaded_files"):
+        return []
+    con.execute(LOADED_FILES_PART)
+    rows = con.execute(
+        """SELECT part FROM ops.loaded_files WHERE raw_table = $t AND part IS NOT NULL
+           ORDER BY file_name""",
+        {"t": table},
+    ).fetchall()
+    return [row[0] for row in rows]

@@ -66,7 +66,7 @@ def _land(con: duckdb.DuckDBPyConnection, load: int, rows: list[tuple[str, str, 
            VALUES ($t, $f, 0, 0, $n, $l, '', now(), $p)""",
         {"t": RAW, "f": file_name, "n": len(rows), "l": f"drop-{load}", "p": part},
     )
-    publish_loaded_parts(con, RAW, "", parts.superseded_table(RAW))
+    publish_loaded_parts(con, RAW, "")
 
 
 def _build(con: duckdb.DuckDBPyConnection, events, context) -> dict:

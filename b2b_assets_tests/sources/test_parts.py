@@ -17,6 +17,7 @@ from b2b_assets.sources.reader import (
     stage_object,
 )
 from b2b_assets.sources.sql_macros import install_macros
+from b2b_assets.sql import relation_kind
 from b2b_assets_tests.conftest import write_csv
 
 ACCOUNT = next(spec for spec in OBJECTS_BY_TYPE["salesforce"] if spec.name == "Account")
@@ -67,7 +68,7 @@ def test_rows_live_in_parts_beside_the_warehouse_and_the_table_is_a_view(warehou
     assert result.read_seconds > 0
     root = tmp_path / "warehouse.duckdb.raw"
     assert parts.parts_root(warehouse) == root
-    assert parts.relation_kind(warehouse, "raw.crm_1__account") == "view"
+    assert relation_kind(warehouse, "raw", "crm_1__account") == "view"
     (load,) = loads_of(root, "crm_1__account")
     assert [p.name for p in (root / "crm_1__account" / load).iterdir()] == ["part-00000.parquet"]
     names = warehouse.execute("SELECT name FROM raw.crm_1__account ORDER BY 1").fetchall()
