@@ -120,17 +120,10 @@ class ReadTogether:
                 self.failed_plans[key] = exc
                 continue
             planned[key] = PlannedLoad(load.spec, ctx, result)
-        try:
-            errors = read_planned(con, list(planned.values()))
-        except BaseException:
-            for plan in planned.values():
-                remove_unread_parts(con, plan.result)
-            raise
+        errors = read_planned(con, list(planned.values()))
         self.read = {key: (plan, errors.get(plan.result.table)) for key, plan in planned.items()}
 
-    def take(
-        self, con: duckdb.DuckDBPyConnection, key: AssetKey
-    ) -> tuple[ReadContext, ReadResult] | None:
+    def take(self, key: AssetKey) -> tuple[ReadContext, ReadResult] | None:
         """The object's read, if `prepare` made it; raises the error that stops its load."""
         if key in self.failed_plans:
             raise self.failed_plans.pop(key)
@@ -138,7 +131,6 @@ class ReadTogether:
             return None
         plan, error = self.read.pop(key)
         if error is not None:
-            remove_unread_parts(con, plan.result)
             raise error
         return plan.ctx, plan.result
 
@@ -211,7 +203,7 @@ def raw_member(
                 context.log.warning(f"{folder}: {note.message}")
 
         def stage(con):
-            read = together.take(con, key) if together is not None else None
+            read = together.take(key) if together is not None else None
             if read is None:
                 ctx = load.context(con, context.run_id)
                 read = ctx, stage_object(con, folder, spec, ctx)

@@ -455,8 +455,23 @@ def read_planned(
 ) -> dict[str, ExtractError]:
     """Write the files of every load to their parts in one pool of `READ_WORKERS` (largest
     first, each on a connection of its own), so both cores stay busy whatever the objects'
-    sizes. Returns the error of each load that cannot be published (by raw table); the other
-    loads are complete."""
+    sizes. Returns the error of each load that cannot be published (by raw table), whose parts
+    are removed; the other loads are complete. An unexpected error removes every load's parts."""
+    try:
+        errors = _read_files(con, loads)
+    except BaseException:
+        for load in loads:
+            remove_unread_parts(con, load.result)
+        raise
+    for load in loads:
+        if load.result.table in errors:
+            remove_unread_parts(con, load.result)
+    return errors
+
+
+def _read_files(
+    con: duckdb.DuckDBPyConnection, loads: list[PlannedLoad]
+) -> dict[str, ExtractError]:
     tasks = [
         (load, index, path) for load in loads for index, path in enumerate(load.result.headers)
     ]
@@ -752,13 +767,8 @@ def stage_object(
     """Plan the object's load and write its files to the load's parts (outside any
     transaction, so a file DuckDB's fast reader rejects can be read again by the careful one)."""
     result = plan_object(con, folder, spec, ctx)
-    try:
-        error = read_planned(con, [PlannedLoad(spec, ctx, result)]).get(result.table)
-    except BaseException:
-        remove_unread_parts(con, result)
-        raise
+    error = read_planned(con, [PlannedLoad(spec, ctx, result)]).get(result.table)
     if error is not None:
-        remove_unread_parts(con, result)
         raise error
     return result
 

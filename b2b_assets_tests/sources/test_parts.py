@@ -192,11 +192,11 @@ def test_the_objects_of_a_step_are_read_together_and_fail_on_their_own(
     context = SimpleNamespace(selected_asset_keys={load.key for load in loads}, run_id="r")
     together.prepare(warehouse, context)
     assert calls == [["raw.crm_1__account"]]  # one pool; Contact stopped at its header
-    ctx, result = together.take(warehouse, loads[0].key)
+    ctx, result = together.take(loads[0].key)
     assert result.rows_by_file == {str(folder / "Account.csv"): 1}
     with pytest.raises(ExtractError, match="missing required column"):
-        together.take(warehouse, loads[1].key)
-    assert together.take(warehouse, loads[0].key) is None  # taken once; read again if asked
+        together.take(loads[1].key)
+    assert together.take(loads[0].key) is None  # taken once; read again if asked
 
 
 def test_an_append_only_object_whose_parts_are_gone_is_read_again_in_full(warehouse, tmp_path):
