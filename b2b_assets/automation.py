@@ -174,9 +174,9 @@ def watch_files(
     whole in that one run. The cursor keeps each settled file's (size, mtime) under
     `<folder name>/<path>` and how many runs were requested; the run key is that count and a
     hash of the changes, so one drop runs once, and a file that returns to an earlier state
-    still gets a run of its own. An object whose raw asset last loaded
-    exactly these files (a new cursor over a warehouse already built, e.g. `dagster dev`
-    started after the demo) is not loaded again.
+    still gets a run of its own. An object whose raw asset last loaded exactly these files (a
+    new cursor over a warehouse already built, e.g. `dagster dev` started after the demo) is
+    not loaded again.
     """
     previous, runs = read_cursor(context.cursor)
     scans = {w.name: w.scan() for w in watched}
@@ -195,9 +195,13 @@ def watch_files(
             "no new extracts" + (f" ({unsettled} still being written)" if unsettled else "")
         )
     touched = changed | removed
+    touched_objects: dict[str, set[str]] = {}  # watched folder -> objects whose files changed
+    for path in touched:
+        folder, relative = path.split("/", 1)
+        touched_objects.setdefault(folder, set()).add(object_of(relative))
     keys = []
     for w in watched:
-        mine = {object_of(p.split("/", 1)[1]) for p in touched if p.split("/", 1)[0] == w.name}
+        mine = touched_objects.get(w.name, set())
         for name, key in w.objects.items():
             object_files = {p: s for p, s in scans[w.name].items() if object_of(p) == name}
             if name not in mine and not (first and (object_files or name not in w.required)):
@@ -209,7 +213,7 @@ def watch_files(
         return SkipReason("the extracts are already loaded")
     changes = json.dumps({p: files.get(p) for p in sorted(touched)}, sort_keys=True)
     digest = hashlib.sha256(changes.encode()).hexdigest()[:16]
-    names = {w.name for w in watched} if first else {p.split("/", 1)[0] for p in touched}
+    names = {w.name for w in watched} if first else set(touched_objects)
     return RunRequest(
         run_key=f"landing:{runs + 1}:{digest}",
         asset_selection=with_downstream(context, keys),
