@@ -673,7 +673,7 @@ def main(argv: list[str] | None = None) -> int:
         out.append(f"  {s.seconds:8.2f} {b:>8} {v:>8}  {name}{flag}")
     slowest = sorted(breakdown.get("assets", {}).items(), key=lambda kv: -kv[1])[:15]
     if slowest:
-        out.append("  slowest tables (build and check, s):")
+        out.append("  slowest tables (read, build and check, s):")
         out.extend(f"  {seconds:8.2f}  {asset}" for asset, seconds in slowest)
     for m in failed:
         out.append("")
