@@ -3,18 +3,23 @@
 
     python benchmarks/demo_overhead.py [--rounds 5] [--keep] [--dagster-yaml FILE]
 
-Each round runs two subprocesses with the same Python and the same command,
+Each round runs three subprocesses with the same Python and the same command,
 `dagster asset materialize -m MODULE --select '*'`:
 - the demo graph: `b2b_assets.definitions` on data/ as of 2026-11-15, into a fresh warehouse
   and outbox;
 - a one-asset project: a definitions module this script writes to a temporary folder, with
   one asset that writes one row into a DuckDB file, run by the in-process executor as the
-  demo's steps are.
+  demo's steps are;
+- the demo's shape with no work: a module this script writes with the demo graph's steps,
+  assets (keys and dependencies) and checks, whose steps report every selected asset and a
+  passing result for each check and do nothing else. What it costs over the one-asset run is
+  what Dagster charges for the graph's shape alone (events, steps, planning), before any table
+  is built: the least any graph with one asset per table and one check per check can cost.
 
 Both get the same treatment: a fresh DAGSTER_HOME holding the repository's scripts/dagster.yaml
 (or --dagster-yaml, to compare instance settings), their own warehouse and outbox, the same
-B2B_* variables. The order alternates (the demo first in odd rounds, the one-asset project
-first in even ones), so a noisy machine weighs on both.
+B2B_* variables. The order alternates (the demo first in odd rounds, last in even ones), so a
+noisy machine weighs on all of them.
 
 Prints, per round and run, wall time, CPU time and peak RSS of the process, and from the run's
 event log in its DAGSTER_HOME: start-up (process start to RUN_START: imports, loading the
@@ -23,13 +28,14 @@ durations (STEP_START to STEP_SUCCESS), the rest of the run (RUN_START to its en
 steps), the exit (the run's end to the process's end) and how many entries the run wrote to
 the event log (each one a write to the instance's SQLite storage). Then the median, min and
 max of the ratio demo / one-asset, of wall time and of CPU time (which a busy machine moves
-less), and the median of each part. Figures only: nothing is asserted on them. Exits 2 if a
+less), the same for the shape with no work, and the median of each part. Figures only: nothing is asserted on them. Exits 2 if a
 run failed.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -68,7 +74,62 @@ def one_row() -> None:
 
 defs = Definitions(assets=[one_row], executor=in_process_executor)
 '''
-RUNS = ("demo", "one-asset")
+SHAPE_MODULE = "demo_shape_definitions"
+SHAPE_SOURCE = '''"""The demo graph's steps, assets and checks, with steps that do no work."""
+
+import json
+from pathlib import Path
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
+    AssetKey,
+    AssetSpec,
+    Definitions,
+    MaterializeResult,
+    in_process_executor,
+    multi_asset,
+)
+
+SHAPE = json.loads((Path(__file__).parent / "shape.json").read_text())
+
+
+def step(shape: dict):
+    checks = {}
+    for path, name, blocking in shape["checks"]:
+        checks.setdefault(tuple(path), []).append((name, blocking))
+
+    @multi_asset(
+        name=shape["name"],
+        specs=[
+            AssetSpec(AssetKey(a["key"]), deps=[AssetKey(d) for d in a["deps"]])
+            for a in shape["assets"]
+        ],
+        check_specs=[
+            AssetCheckSpec(name, asset=AssetKey(list(path)), blocking=blocking)
+            for path, named in checks.items()
+            for name, blocking in named
+        ],
+        can_subset=True,
+    )
+    def _step(context):
+        for a in shape["assets"]:
+            key = AssetKey(a["key"])
+            if key in context.selected_asset_keys:
+                yield MaterializeResult(
+                    asset_key=key,
+                    check_results=[
+                        AssetCheckResult(asset_key=key, check_name=name, passed=True)
+                        for name, _ in checks.get(tuple(a["key"]), [])
+                    ],
+                )
+
+    return _step
+
+
+defs = Definitions(assets=[step(s) for s in SHAPE], executor=in_process_executor)
+'''
+RUNS = ("demo", "one-asset", "shape")
 
 
 @dataclass
@@ -93,6 +154,34 @@ def write_one_asset_project(folder: Path) -> Path:
     """The one-asset definitions module in `folder`; returns the folder."""
     folder.mkdir(parents=True)
     (folder / f"{ONE_ASSET_MODULE}.py").write_text(ONE_ASSET_SOURCE)
+    return folder
+
+
+def demo_shape() -> list[dict]:
+    """The demo graph's steps: each with its assets (key path, dependencies) and checks."""
+    from dagster import AssetsDefinition
+
+    from b2b_assets.definitions import defs
+
+    steps = []
+    for definition in defs.assets or []:
+        if not isinstance(definition, AssetsDefinition):
+            continue
+        assets = [
+            {"key": list(spec.key.path), "deps": [list(d.asset_key.path) for d in spec.deps]}
+            for spec in definition.specs
+        ]
+        checks = [[list(c.asset_key.path), c.name, c.blocking] for c in definition.check_specs]
+        steps.append({"name": definition.node_def.name, "assets": assets, "checks": checks})
+    return steps
+
+
+def write_shape_project(folder: Path) -> Path:
+    """The no-work module with the demo graph's shape in `folder`; returns the folder."""
+    os.environ.setdefault("B2B_DATA_DIR", str(DEMO_DATA))
+    folder.mkdir(parents=True)
+    (folder / "shape.json").write_text(json.dumps(demo_shape()))
+    (folder / f"{SHAPE_MODULE}.py").write_text(SHAPE_SOURCE)
     return folder
 
 
@@ -173,12 +262,15 @@ def event_count(home: Path) -> int:
         return len(instance.all_logs(runs[0].run_id)) if runs else 0
 
 
-def one_round(number: int, root: Path, project: Path, instance_yaml: Path) -> dict[str, RunFigures]:
-    """Both runs of round `number`, the demo first in odd rounds."""
+def one_round(
+    number: int, root: Path, projects: dict[str, Path], instance_yaml: Path
+) -> dict[str, RunFigures]:
+    """The runs of round `number`, the demo first in odd rounds and last in even ones."""
     order = RUNS if number % 2 else tuple(reversed(RUNS))
     commands = {
         "demo": (materialize(DEMO_MODULE, REPO_ROOT), REPO_ROOT),
-        "one-asset": (materialize(ONE_ASSET_MODULE, project), project),
+        "one-asset": (materialize(ONE_ASSET_MODULE, projects["one-asset"]), projects["one-asset"]),
+        "shape": (materialize(SHAPE_MODULE, projects["shape"]), projects["shape"]),
     }
     results = {}
     for name in order:
@@ -194,7 +286,7 @@ def seconds(value: float | None) -> str:
 
 def round_table(number: int, results: dict[str, RunFigures]) -> str:
     """The figures of one round and its ratio."""
-    first = "demo" if number % 2 else "one-asset"
+    first = RUNS[0] if number % 2 else RUNS[-1]
     header = (
         f"{'run':<10} {'wall s':>7} {'CPU s':>7} {'peak MiB':>9} {'start-up s':>11} "
         f"{'steps s':>8} {'(n)':>4} {'run-steps s':>12} {'exit s':>7} {'events':>7}"
@@ -208,15 +300,17 @@ def round_table(number: int, results: dict[str, RunFigures]) -> str:
             f"{seconds(r.teardown):>7} {r.events if r.events is not None else '-':>7}"
             + ("" if r.rc == 0 else f"  FAILED (exit {r.rc})")
         )
-    lines.append(
-        f"ratio demo / one-asset: {ratio(results):.2f}x wall, {ratio(results, 'cpu'):.2f}x CPU"
-    )
+    for name in ("demo", "shape"):
+        lines.append(
+            f"ratio {name} / one-asset: {ratio(results, 'wall', name):.2f}x wall, "
+            f"{ratio(results, 'cpu', name):.2f}x CPU"
+        )
     return "\n".join(lines)
 
 
-def ratio(results: dict[str, RunFigures], part: str = "wall") -> float:
-    """demo / one-asset of `part` (wall or cpu)."""
-    return getattr(results["demo"], part) / getattr(results["one-asset"], part)
+def ratio(results: dict[str, RunFigures], part: str = "wall", run: str = "demo") -> float:
+    """`run` / one-asset of `part` (wall or cpu)."""
+    return getattr(results[run], part) / getattr(results["one-asset"], part)
 
 
 def spread(values: list[float]) -> str:
@@ -234,10 +328,14 @@ def median_of(rounds: list[dict[str, RunFigures]], name: str, part: str) -> str:
 def summary(rounds: list[dict[str, RunFigures]]) -> str:
     """Median, min and max of the ratio (wall, and CPU, which noise moves less), and the median
     of each part per run."""
-    lines = [
-        f"ratio demo / one-asset over {len(rounds)} rounds:",
-        f"  wall: {spread([ratio(r) for r in rounds])}",
-        f"  CPU:  {spread([ratio(r, 'cpu') for r in rounds])}",
+    lines = []
+    for run in ("demo", "shape"):
+        lines += [
+            f"ratio {run} / one-asset over {len(rounds)} rounds:",
+            f"  wall: {spread([ratio(r, 'wall', run) for r in rounds])}",
+            f"  CPU:  {spread([ratio(r, 'cpu', run) for r in rounds])}",
+        ]
+    lines += [
         f"{'medians':<10} {'wall s':>7} {'CPU s':>7} {'start-up s':>11} {'steps s':>8} "
         f"{'run-steps s':>12} {'exit s':>7}",
     ]
@@ -273,7 +371,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="demobench-"))
-    project = write_one_asset_project(root / "one_asset_project")
+    projects = {
+        "one-asset": write_one_asset_project(root / "one_asset_project"),
+        "shape": write_shape_project(root / "shape_project"),
+    }
     print(
         f"python {sys.version.split()[0]} ({sys.executable}), {os.cpu_count()} CPUs, "
         f"load {os.getloadavg()[0]:.2f}; instance settings {args.dagster_yaml}; runs in {root}",
@@ -283,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     failed: list[str] = []
     try:
         for number in range(1, args.rounds + 1):
-            results = one_round(number, root, project, args.dagster_yaml)
+            results = one_round(number, root, projects, args.dagster_yaml)
             rounds.append(results)
             print(round_table(number, results) + "\n", flush=True)
             failed += failures(results)
