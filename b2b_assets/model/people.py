@@ -78,7 +78,7 @@ def person(config: SourcesConfig) -> TableAsset:
         for src in config.of_type("marketo")
     ]
     select = f"""
-        SELECT *, len(opt_out_reasons) > 0 AS email_opt_out
+        SELECT *, array_length(opt_out_reasons) > 0 AS email_opt_out
         FROM ({union(parts, empty(PERSON_COLUMNS, until="email_opt_out"))})"""
     return TableAsset(
         key=table_key("b2b.person"),

@@ -97,7 +97,7 @@ def _person_traits_sql(config: SourcesConfig) -> str:
         SELECT person_id,
                list_sort(list_distinct(flatten(list(list_transform(opt_out_reasons,
                         lambda r: r || '@' || source_instance))))) AS opt_out_reasons
-        FROM records WHERE len(opt_out_reasons) > 0 GROUP BY person_id
+        FROM records WHERE array_length(opt_out_reasons) > 0 GROUP BY person_id
     ),
     accounts AS (
         SELECT person_id, list_sort(list(account_id)) AS account_ids

@@ -1,0 +1,1 @@
+"""Where the layers are built: DuckDB (the default) or Spark (contract section 6)."""

@@ -1,0 +1,218 @@
+"""The project's SQL, written once in DuckDB's dialect, translated for Spark SQL.
+
+SQLGlot translates the syntax and the functions it knows. What it cannot know is done here,
+on the parsed query, before it writes Spark SQL:
+- the reading-rule macros (`sources/sql_macros.py`) are replaced by their bodies;
+- `UNION ALL BY NAME` becomes a plain `UNION ALL` with each branch's columns in the first
+  branch's order (a branch without a column gets NULL for it, as in DuckDB);
+- `AS MATERIALIZED` on a common table expression is dropped (a hint, not a meaning);
+- DuckDB functions with no Spark name get their Spark form (`FUNCTIONS`).
+
+A construct with no portable form raises `NotPortable`, naming it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from functools import cache
+
+import sqlglot
+from sqlglot import exp
+
+from b2b_assets.sources.sql_macros import MACROS
+
+READ, WRITE = "duckdb", "spark"
+
+
+class NotPortable(ValueError):
+    """A query uses a DuckDB construct that has no Spark form."""
+
+
+def _spark(sql: str) -> exp.Expression:
+    return sqlglot.parse_one(sql, read=WRITE)
+
+
+def _regexp_full_match(args: list[exp.Expression]) -> exp.Expression:
+    value, pattern = args
+    if not isinstance(pattern, exp.Literal):
+        raise NotPortable("regexp_full_match with a pattern that is not a constant")
+    anchored = exp.Literal.string(f"^(?:{pattern.this})$")
+    return exp.RegexpLike(this=value, expression=anchored)
+
+
+def _json_valid(args: list[exp.Expression]) -> exp.Expression:
+    (value,) = args
+    # Spark parses JSON into a VARIANT, or NULL when the text is not JSON.
+    return exp.Not(
+        this=exp.Is(
+            this=exp.Anonymous(this="try_parse_json", expressions=[value]), expression=exp.Null()
+        )
+    )
+
+
+def _error(args: list[exp.Expression]) -> exp.Expression:
+    return exp.Anonymous(this="raise_error", expressions=args)
+
+
+def _zero_based_index(node: exp.ArrayFilter) -> exp.Expression:
+    """DuckDB numbers a lambda's second parameter (the element's index) from 1, Spark from 0."""
+    function = node.expression
+    if not isinstance(function, exp.Lambda) or len(function.expressions) < 2:
+        return node
+    index = function.expressions[1].name
+
+    def shift(inner: exp.Expression) -> exp.Expression:
+        # The body names the parameter as a bare identifier (or a column without a table).
+        named = (isinstance(inner, exp.Column) and not inner.table) or (
+            isinstance(inner, exp.Identifier) and not isinstance(inner.parent, exp.Column)
+        )
+        if named and inner.name == index:
+            plain = exp.to_identifier(index)
+            return exp.Paren(this=exp.Add(this=plain, expression=exp.Literal.number(1)))
+        return inner
+
+    node = node.copy()
+    node.expression.set("this", node.expression.this.transform(shift))
+    return node
+
+
+def _java_replacement(node: exp.RegexpReplace) -> exp.Expression:
+    """DuckDB's `regexp_replace` replaces the first match unless its options say 'g', and
+    writes groups as \\1; Spark's replaces every match and writes groups as $1. The two agree
+    on a pattern anchored at the start (one match at most) or with 'g'."""
+    pattern, replacement = node.expression, node.args.get("replacement")
+    options = node.args.get("modifiers")
+    every = isinstance(options, exp.Literal) and "g" in options.this
+    if options is not None and not isinstance(options, exp.Literal):
+        raise NotPortable("regexp_replace with options that are not a constant")
+    if not isinstance(pattern, exp.Literal) or not isinstance(replacement, exp.Literal):
+        raise NotPortable("regexp_replace with a pattern or replacement that is not a constant")
+    if not every and not pattern.this.startswith("^"):
+        raise NotPortable("regexp_replace of the first match only (no 'g'), not anchored with ^")
+    if options is not None and set(options.this) - {"g"}:
+        raise NotPortable(f"regexp_replace options {options.this!r}")
+    java = re.sub(r"\\(\d)", r"$\1", replacement.this.replace("$", "\\$"))
+    return exp.RegexpReplace(
+        this=node.this.copy(), expression=pattern.copy(), replacement=exp.Literal.string(java)
+    )
+
+
+FUNCTIONS: dict[str, Callable[[list[exp.Expression]], exp.Expression]] = {
+    "regexp_full_match": _regexp_full_match,
+    "json_valid": _json_valid,
+    "error": _error,
+}
+
+_MACRO = re.compile(r"\s*CREATE OR REPLACE TEMP MACRO (\w+)\(([^)]*)\) AS(.*)$", re.S)
+
+
+@cache
+def macros() -> dict[str, tuple[tuple[str, ...], exp.Expression]]:
+    """The reading-rule macros: name -> (parameters, parsed body)."""
+    found = {}
+    for statement in MACROS:
+        match = _MACRO.match(statement)
+        if match is None:
+            raise NotPortable(f"a macro this translation cannot read: {statement[:60]}")
+        name, params, body = match.groups()
+        found[name] = (
+            tuple(p.strip() for p in params.split(",")),
+            sqlglot.parse_one(body, read=READ),
+        )
+    return found
+
+
+def _expand_macro(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.RegexpFullMatch):
+        return _regexp_full_match([node.this, node.expression])
+    if isinstance(node, exp.ArrayFilter):
+        return _zero_based_index(node)
+    if isinstance(node, exp.RegexpReplace):
+        return _java_replacement(node)
+    if not isinstance(node, exp.Anonymous):
+        return node
+    name = node.name.lower()
+    if name in macros():
+        params, body = macros()[name]
+        given = dict(zip(params, node.expressions, strict=True))
+
+        def bind(inner: exp.Expression) -> exp.Expression:
+            if isinstance(inner, exp.Column) and not inner.table and inner.name in given:
+                return given[inner.name].copy()
+            return inner
+
+        return body.copy().transform(bind).transform(_expand_macro)
+    if name in FUNCTIONS:
+        return FUNCTIONS[name](list(node.expressions))
+    return node
+
+
+def _output_names(select: exp.Expression) -> list[str]:
+    if not isinstance(select, exp.Select):
+        raise NotPortable("UNION ALL BY NAME of a branch that is not a plain SELECT")
+    names = []
+    for projection in select.expressions:
+        if isinstance(projection, exp.Star) or (
+            isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star)
+        ):
+            raise NotPortable("UNION ALL BY NAME of a branch that selects *")
+        names.append(projection.alias_or_name)
+    return names
+
+
+def _branches(node: exp.Expression) -> list[exp.Expression]:
+    """The SELECTs of a chain of UNION ALL BY NAME, in order."""
+    if isinstance(node, exp.Union) and node.args.get("by_name"):
+        return [*_branches(node.this), *_branches(node.expression)]
+    if isinstance(node, exp.Subquery):
+        return _branches(node.this)
+    return [node]
+
+
+def _union_by_position(node: exp.Expression) -> exp.Expression:
+    if not (isinstance(node, exp.Union) and node.args.get("by_name")):
+        return node
+    if node.args.get("distinct"):
+        raise NotPortable("UNION BY NAME without ALL")
+    branches = _branches(node)
+    names = [_output_names(b) for b in branches]
+    order = list(dict.fromkeys(name for branch in names for name in branch))
+    aligned = []
+    for select, branch_names in zip(branches, names, strict=True):
+        by_name = dict(zip(branch_names, select.expressions, strict=True))
+        projections = [
+            by_name[name] if name in by_name else exp.alias_(exp.Null(), name) for name in order
+        ]
+        branch = select.copy()
+        branch.set("expressions", projections)
+        aligned.append(branch)
+    result = aligned[0]
+    for select in aligned[1:]:
+        result = exp.Union(this=result, expression=select, distinct=False)
+    return result
+
+
+def _plain_cte(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.CTE) and node.args.get("materialized") is not None:
+        node = node.copy()
+        node.set("materialized", None)
+    return node
+
+
+def parse(sql: str) -> exp.Expression:
+    """A DuckDB query, parsed."""
+    try:
+        return sqlglot.parse_one(sql, read=READ)
+    except sqlglot.ParseError as exc:
+        raise NotPortable(f"not a query SQLGlot can read: {exc}") from exc
+
+
+def portable(tree: exp.Expression) -> exp.Expression:
+    """The query with the project's DuckDB-only constructs replaced by portable ones."""
+    return tree.copy().transform(_expand_macro).transform(_union_by_position).transform(_plain_cte)
+
+
+def to_spark(sql: str) -> str:
+    """`sql` (DuckDB) as Spark SQL."""
+    return portable(parse(sql)).sql(dialect=WRITE)

@@ -1,0 +1,89 @@
+"""The DuckDB → Spark SQL translation: what SQLGlot cannot know, done on the parsed query."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+import sqlglot
+
+from b2b_assets.engines.dialect import NotPortable, to_spark
+from b2b_assets.sources.sql_macros import install_macros
+
+
+def spark_tree(sql: str) -> sqlglot.exp.Expression:
+    """The translation, parsed back as Spark SQL (so it is valid Spark syntax)."""
+    return sqlglot.parse_one(to_spark(sql), read="spark")
+
+
+def test_union_by_name_aligns_each_branch_with_the_first():
+    sql = "(SELECT 1 AS a, 2 AS b) UNION ALL BY NAME (SELECT 3 AS b, 4 AS a) UNION ALL BY NAME (SELECT 5 AS a)"
+    tree = spark_tree(sql)
+    assert "BY NAME" not in tree.sql("spark")
+    selects = list(tree.find_all(sqlglot.exp.Select))
+    assert [[p.alias_or_name for p in s.expressions] for s in selects] == [["a", "b"]] * 3
+    # the values follow their names, and a missing column is NULL
+    values = [[p.this.sql() for p in s.expressions] for s in selects]
+    assert sorted(map(tuple, values)) == [("1", "2"), ("4", "3"), ("5", "NULL")]
+
+
+def test_union_by_name_of_a_star_branch_is_not_portable():
+    with pytest.raises(NotPortable, match=r"selects \*"):
+        to_spark("(SELECT * FROM t) UNION ALL BY NAME (SELECT 1 AS a)")
+
+
+def test_macros_are_replaced_by_their_bodies_with_the_arguments():
+    spark = to_spark("SELECT normalize_email(e), sf_id18(i) FROM t")
+    assert "NORMALIZE_EMAIL" not in spark.upper() and "SF_ID18" not in spark.upper()
+    assert "SF_CHUNK" not in spark.upper()  # a macro used by a macro is replaced too
+    assert "LOWER(TRIM(e))" in spark and "RLIKE" in spark
+
+
+@pytest.mark.parametrize(
+    ("duck", "spark"),
+    [
+        ("SELECT regexp_full_match(x, '[a-z]+')", "x RLIKE '^(?:[a-z]+)$'"),
+        ("SELECT regexp_replace(x, '^(a)(b)$', '\\2\\1')", "'$2$1'"),
+        ("SELECT regexp_replace(x, 'a', 'b', 'g')", "REGEXP_REPLACE(x, 'a', 'b')"),
+        ("SELECT error('no')", "RAISE_ERROR('no')"),
+        ("SELECT json_valid(j)", "NOT TRY_PARSE_JSON(j) IS NULL"),
+        ("WITH r AS MATERIALIZED (SELECT 1 AS a) SELECT a FROM r", "WITH r AS (SELECT 1 AS a)"),
+        ("SELECT array_length(l)", "SIZE(l)"),
+    ],
+)
+def test_duckdb_forms_get_their_spark_forms(duck, spark):
+    assert spark in to_spark(duck)
+
+
+def test_a_lambda_index_counts_from_one_as_in_duckdb():
+    sql = "SELECT list_filter(['a', 'b', 'c'], lambda v, i: i >= 2) AS kept"
+    assert duckdb.sql(sql).fetchall() == [(["b", "c"],)]
+    assert "(i + 1) >= 2" in to_spark(sql)
+
+
+@pytest.mark.parametrize(
+    ("sql", "reason"),
+    [
+        ("SELECT regexp_replace(x, 'a', 'b')", "first match only"),
+        ("SELECT regexp_replace(x, p, 'b', 'g')", "not a constant"),
+        ("SELECT regexp_replace(x, '^a', 'b', 'gi')", "options"),
+        ("SELECT regexp_full_match(x, p)", "not a constant"),
+    ],
+)
+def test_forms_without_a_spark_equal_say_so(sql, reason):
+    with pytest.raises(NotPortable, match=reason):
+        to_spark(sql)
+
+
+def test_the_macros_mean_on_duckdb_what_their_expansion_means():
+    """The expansion is the macro: expanded and called, both give the same values on DuckDB."""
+    from b2b_assets.engines.dialect import parse, portable
+
+    con = duckdb.connect()
+    install_macros(con)
+    sql = """SELECT b2b_null(x) AS n, b2b_trim(x) AS t, b2b_int(x) AS i, b2b_bool(x) AS b,
+                    sf_id18(x) AS s, sf_id_shaped(x) AS shaped, normalize_email(x) AS e
+             FROM (VALUES (' NULL '), ('  12.0 '), ('yes'), ('001000000000001'), (' A@B.com '),
+                          ('0015g00000J1Uin'), (NULL)) v(x)"""
+    expanded = portable(parse(sql)).sql("duckdb")
+    assert "sf_id18" not in expanded.lower()
+    assert con.sql(sql).fetchall() == duckdb.sql(expanded).fetchall()
