@@ -11,6 +11,6 @@ wanted="$(sha256sum pyproject.toml | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
   echo "setup: installing the pinned dependencies of pyproject.toml into .venv" >&2
   # -qq: errors only (pip's notices about the machine's index settings are not the project's).
-  .venv/bin/python -m pip install -qq --disable-pip-version-check -e '.[dev,bench]'
+  .venv/bin/python -m pip install -qq --disable-pip-version-check -e '.[dev,bench,spark]'
   echo "$wanted" > "$stamp"
 fi
