@@ -20,8 +20,10 @@ from dagster import (
 from b2b_assets import generations
 from b2b_assets.checks.specs import schema_check_spec
 from b2b_assets.columns import Column, column_metadata, table_schema
+from b2b_assets.identity.components import COMPONENTS, Graph, find_components
 from b2b_assets.layers import POOL, LayerMember, build_layer_asset, code_reference
 from b2b_assets.publish import publish_on, table_name
+from b2b_assets.sql import scalar
 from b2b_assets.sql_deps import asset_deps
 
 if TYPE_CHECKING:
@@ -43,8 +45,13 @@ def table_key(table: str) -> AssetKey:
 class TableAsset:
     """A table of a layer, defined in one place: its key, what one row is, its columns, how it
     is built. Its Pandera schema comes from the columns (`unique`: column sets unique
-    together); what it depends on is read from its SQL: `select`, or for a `build` of several
-    statements the queries in `reads` that the build runs."""
+    together); what it depends on is read from its SQL.
+
+    `select` is the whole table as one query (DuckDB's dialect; every engine runs it; `$as_of`
+    is the run's instant). It may read `_components`, the connected components of `graph`.
+    `build` is DuckDB's own way to build it, where it has a cheaper one (in place, say); the
+    queries it runs besides `select` are listed in `reads`. `facts` are queries of one value
+    each, run on the built table, for its metadata."""
 
     key: AssetKey
     description: str
@@ -53,6 +60,8 @@ class TableAsset:
     select: str | None = None
     build: Statements | None = None
     reads: Sequence[str] = ()
+    graph: Graph | None = None
+    facts: Mapping[str, str] = field(default_factory=dict)
     metadata: Mapping[str, Any] = field(default_factory=dict)
     # Limits the schema check to the rows a build added (see publish_table).
     scope: Callable[[duckdb.DuckDBPyConnection], str | None] | None = None
@@ -73,18 +82,25 @@ class TableAsset:
     @property
     def deps(self) -> list[AssetKey]:
         """The assets its SQL reads."""
-        queries = [*([self.select] if self.select else []), *self.reads]
+        graph = [self.graph.nodes, self.graph.edges] if self.graph else []
+        queries = [*([self.select] if self.select else []), *self.reads, *graph]
         return asset_deps(*queries, own=self.key)
 
     def run(self, con: duckdb.DuckDBPyConnection, context: AssetExecutionContext):
         """Build the table; a build that did not record its generation built it whole."""
         generations.ensure_state(con)
         before = generations.current(con, self.name)
-        result = None
+        result: dict[str, Any] = {}
         if self.build is not None:
-            result = self.build(con, context)
+            result.update(self.build(con, context) or {})
         else:
+            if self.graph is not None:
+                find_components(con, self.graph)
             con.execute(f"CREATE OR REPLACE TABLE {table_name(self.key)} AS {self.select}")
+            if self.graph is not None:
+                con.execute(f"DROP TABLE IF EXISTS {COMPONENTS}")
+        for fact, query in self.facts.items():
+            result[fact] = scalar(con, query)
         if generations.current(con, self.name) == before:
             generations.record(con, self.name)
         return result

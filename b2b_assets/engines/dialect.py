@@ -14,7 +14,8 @@ A construct with no portable form raises `NotPortable`, naming it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
 from functools import cache
 
 import sqlglot
@@ -98,6 +99,23 @@ def _java_replacement(node: exp.RegexpReplace) -> exp.Expression:
     )
 
 
+def _ordered_list(node: exp.ArrayAgg) -> exp.Expression:
+    """DuckDB's `list(x ORDER BY k, ...)`: Spark collects in no set order, so the values are
+    collected beside their sort keys, the pairs sorted, and the values taken out."""
+    order = node.this
+    keys = list(order.expressions)
+    if any(k.args.get("desc") != keys[0].args.get("desc") for k in keys):
+        raise NotPortable("list(... ORDER BY) with both ascending and descending keys")
+    fields = [exp.alias_(k.this.copy(), f"k{i}") for i, k in enumerate(keys)]
+    fields.append(exp.alias_(order.this.copy(), "v"))
+    pairs = exp.Anonymous(this="collect_list", expressions=[exp.Struct(expressions=fields)])
+    ascending = exp.Boolean(this=not keys[0].args.get("desc"))
+    ordered = exp.Anonymous(this="sort_array", expressions=[pairs, ascending])
+    value = exp.Dot(this=exp.to_identifier("p"), expression=exp.to_identifier("v"))
+    taken = exp.Lambda(this=value, expressions=[exp.to_identifier("p")])
+    return exp.Anonymous(this="transform", expressions=[ordered, taken])
+
+
 FUNCTIONS: dict[str, Callable[[list[exp.Expression]], exp.Expression]] = {
     "regexp_full_match": _regexp_full_match,
     "json_valid": _json_valid,
@@ -130,6 +148,8 @@ def _expand_macro(node: exp.Expression) -> exp.Expression:
         return _zero_based_index(node)
     if isinstance(node, exp.RegexpReplace):
         return _java_replacement(node)
+    if isinstance(node, exp.ArrayAgg) and isinstance(node.this, exp.Order):
+        return _ordered_list(node)
     if not isinstance(node, exp.Anonymous):
         return node
     name = node.name.lower()
@@ -208,11 +228,50 @@ def parse(sql: str) -> exp.Expression:
         raise NotPortable(f"not a query SQLGlot can read: {exc}") from exc
 
 
-def portable(tree: exp.Expression) -> exp.Expression:
-    """The query with the project's DuckDB-only constructs replaced by portable ones."""
-    return tree.copy().transform(_expand_macro).transform(_union_by_position).transform(_plain_cte)
+def value_literal(value: object) -> exp.Expression:
+    """A Python value as a SQL constant: text, number, boolean, instant (UTC), list, NULL."""
+    if value is None:
+        return exp.Null()
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, int | float):
+        return exp.Literal.number(value)
+    if isinstance(value, str):
+        return exp.Literal.string(value)
+    if isinstance(value, datetime):
+        instant = value.astimezone(UTC) if value.tzinfo else value
+        text = instant.strftime("%Y-%m-%d %H:%M:%S.%f")
+        return exp.cast(exp.Literal.string(text), exp.DataType.build("timestamp"))
+    if isinstance(value, date):
+        return exp.cast(exp.Literal.string(value.isoformat()), exp.DataType.build("date"))
+    if isinstance(value, list | tuple):
+        return exp.Array(expressions=[value_literal(v) for v in value])
+    raise NotPortable(f"a parameter of type {type(value).__name__}")
 
 
-def to_spark(sql: str) -> str:
+def _bind(params: Mapping[str, object]) -> Callable[[exp.Expression], exp.Expression]:
+    def bind(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Placeholder) and node.name:
+            if node.name not in params:
+                raise NotPortable(f"the query's parameter ${node.name} has no value")
+            return value_literal(params[node.name])
+        return node
+
+    return bind
+
+
+def portable(tree: exp.Expression, params: Mapping[str, object] | None = None) -> exp.Expression:
+    """The query with the project's DuckDB-only constructs replaced by portable ones, and its
+    `$name` parameters by the constants `params` gives."""
+    return (
+        tree.copy()
+        .transform(_bind(params or {}))
+        .transform(_expand_macro)
+        .transform(_union_by_position)
+        .transform(_plain_cte)
+    )
+
+
+def to_spark(sql: str, params: Mapping[str, object] | None = None) -> str:
     """`sql` (DuckDB) as Spark SQL."""
-    return portable(parse(sql)).sql(dialect=WRITE)
+    return portable(parse(sql), params).sql(dialect=WRITE)

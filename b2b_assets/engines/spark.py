@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from b2b_assets.engines.dialect import parse, portable
+from b2b_assets.identity.components import COMPONENTS, Graph
 from b2b_assets.settings import SettingsError
 
 if TYPE_CHECKING:
@@ -68,7 +69,9 @@ def spark_session(settings: SparkSettings, app_name: str = "b2b_assets") -> Spar
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.appName(app_name)
-    builder = builder.remote(settings.remote) if settings.remote else builder.master(settings.master)
+    builder = (
+        builder.remote(settings.remote) if settings.remote else builder.master(settings.master)
+    )
     session = (
         builder.config("spark.sql.warehouse.dir", str(settings.warehouse))
         .config("spark.sql.session.timeZone", "UTC")
@@ -124,9 +127,54 @@ class SparkTables:
             raise SettingsError(f"the Spark warehouse path {location} has a quote or backslash")
         self.spark.sql(f"CREATE TABLE {schema}.{table} USING parquet LOCATION '{location}'")
 
-    def sql(self, duckdb_sql: str) -> DataFrame:
-        """A DuckDB query of the project, run on Spark."""
-        return self.spark.sql(portable(parse(duckdb_sql)).sql(dialect="spark"))
+    def sql(self, duckdb_sql: str, params: Mapping[str, object] | None = None) -> DataFrame:
+        """A DuckDB query of the project, run on Spark (`params`: its `$name` values)."""
+        return self.spark.sql(portable(parse(duckdb_sql), params).sql(dialect="spark"))
+
+    def components(self, graph: Graph) -> int:
+        """The temp view `_components` of `graph` (see `identity.components`), found by label
+        propagation: every node starts with its own key as label and takes the smallest label
+        among itself and its neighbours, then the label of its label (pointer jumping), until
+        no label changes. Each round is a join and an aggregation on the executors; only a
+        count of changed labels reaches the driver. Returns the rounds taken."""
+        self.sql(graph.nodes).where("node IS NOT NULL").createOrReplaceTempView("_cc_nodes")
+        links = self.sql(
+            f"""SELECT e.left_key AS a, e.right_key AS b FROM ({graph.edges}) e
+                JOIN _cc_nodes l ON l.node = e.left_key JOIN _cc_nodes r ON r.node = e.right_key
+                WHERE e.left_key <> e.right_key"""
+        )
+        links.union(
+            links.selectExpr("b AS a", "a AS b")
+        ).distinct().localCheckpoint().createOrReplaceTempView("_cc_links")
+        labels = self.spark.sql("SELECT node, node AS label FROM _cc_nodes").localCheckpoint()
+        rounds = 0
+        while True:
+            rounds += 1
+            labels.createOrReplaceTempView("_cc_labels")
+            nearest = self.spark.sql(
+                """SELECT l.node, least(l.label, coalesce(min(n.label), l.label)) AS label
+                   FROM _cc_labels l LEFT JOIN _cc_links k ON k.a = l.node
+                   LEFT JOIN _cc_labels n ON n.node = k.b
+                   GROUP BY l.node, l.label"""
+            )
+            nearest.createOrReplaceTempView("_cc_nearest")
+            jumped = self.spark.sql(
+                """SELECT l.node, least(l.label, j.label) AS label
+                   FROM _cc_nearest l JOIN _cc_nearest j ON j.node = l.label"""
+            ).localCheckpoint()
+            jumped.createOrReplaceTempView("_cc_next")
+            changed = self.spark.sql(
+                """SELECT count(*) AS n FROM _cc_next x JOIN _cc_labels l USING (node)
+                   WHERE x.label <> l.label"""
+            ).first()[0]
+            labels = jumped
+            if changed == 0:
+                break
+        labels.createOrReplaceTempView("_cc_labels")
+        self.spark.sql(
+            """SELECT n.*, l.label AS component FROM _cc_nodes n JOIN _cc_labels l USING (node)"""
+        ).createOrReplaceTempView(COMPONENTS)
+        return rounds
 
     def publish(self, name: str, frame: DataFrame, check: Check | None = None) -> bool:
         """Write `frame` as table `name` if `check` passes on what was written; True if
@@ -149,9 +197,19 @@ class SparkTables:
         self.register(name)
         return True
 
-    def build(self, name: str, duckdb_select: str, check: Check | None = None) -> bool:
-        """Build table `name` from a DuckDB query of the project (translated); see `publish`."""
-        return self.publish(name, self.sql(duckdb_select), check)
+    def build(
+        self,
+        name: str,
+        duckdb_select: str,
+        check: Check | None = None,
+        params: Mapping[str, object] | None = None,
+        graph: Graph | None = None,
+    ) -> bool:
+        """Build table `name` from a DuckDB query of the project (translated), which may read
+        the components of `graph`; see `publish`."""
+        if graph is not None:
+            self.components(graph)
+        return self.publish(name, self.sql(duckdb_select, params), check)
 
     def rows(self, name: str) -> list[tuple]:
         schema, table = table_parts(name)

@@ -1,27 +1,37 @@
-"""Connected components of record links: keys become integers once in DuckDB, the components
-are found by SciPy's graph routine over those integers, and the component numbers go back to
-DuckDB beside each node's own columns.
+"""Connected components of record links.
+
+A table that resolves identities reads `_components` (`COMPONENTS`): the nodes of a `Graph`
+with their own columns and `component`, a label of the node's component (a node without links
+is a component of its own). Labels are not stable from run to run, nor the same on each
+engine: stable ids are made from the members. On DuckDB, keys become integers once, SciPy's
+graph routine finds the components over those integers, and the labels go back to DuckDB beside
+each node's columns.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 
-RESULT = "_cc_result"
+COMPONENTS = "_components"
 _TEMPS = ("_cc_nodes",)
 
 
-def find_components(con: duckdb.DuckDBPyConnection, nodes_sql: str, edges_sql: str) -> str:
-    """Number the connected components of a graph; returns a temp table name with the columns
-    of `nodes_sql` and `component`, an integer id of the node's component (a node without
-    links is a component of its own). Component numbers are not stable from run to run:
-    stable ids are made from the members.
+@dataclass(frozen=True)
+class Graph:
+    """`nodes` selects `node`, unique, and any columns to carry along; `edges` selects
+    `left_key, right_key` (links to anything that is not a node are ignored)."""
 
-    `nodes_sql` selects `node`, unique, and any columns to carry along; `edges_sql` selects
-    `left_key, right_key` (links to anything that is not a node are ignored).
-    """
+    nodes: str
+    edges: str
+
+
+def find_components(con: duckdb.DuckDBPyConnection, graph: Graph) -> str:
+    """The temp table `_components` of `graph` on this connection; returns its name."""
+    nodes_sql, edges_sql = graph.nodes, graph.edges
     # SciPy is imported here, not with the module: loading the definitions (every run, the
     # code server, every sensor tick's reload) would pay for it (about 0.15 s) even when no
     # identity table is built.
@@ -52,7 +62,7 @@ def find_components(con: duckdb.DuckDBPyConnection, nodes_sql: str, edges_sql: s
     )
     try:
         con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE {RESULT} AS
+            f"""CREATE OR REPLACE TEMP TABLE {COMPONENTS} AS
                 SELECT n.* EXCLUDE (_cc_id), c.component
                 FROM _cc_nodes n JOIN _cc_component c USING (_cc_id)"""
         )
@@ -60,4 +70,4 @@ def find_components(con: duckdb.DuckDBPyConnection, nodes_sql: str, edges_sql: s
         con.unregister("_cc_component")
     for temp in _TEMPS:
         con.execute(f"DROP TABLE IF EXISTS {temp}")
-    return RESULT
+    return COMPONENTS

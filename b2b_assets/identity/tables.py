@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from b2b_assets import columns as c
-from b2b_assets.identity.components import find_components
+from b2b_assets.identity.components import COMPONENTS, Graph
 from b2b_assets.model.sql_parts import empty, raw, union
 from b2b_assets.sources.config import SourcesConfig
-from b2b_assets.sql import scalar
 from b2b_assets.tables import TableAsset, table_key
 
 
@@ -72,35 +71,26 @@ PERSON_NODES = "SELECT person_key AS node, email_normalized FROM b2b.person WHER
 PERSON_EDGES = "SELECT left_key, right_key FROM identity.person_link"
 
 
-def _resolve_accounts(config: SourcesConfig):
-    def build(con, context):
-        components = find_components(con, ACCOUNT_NODES, ACCOUNT_EDGES)
-        con.execute(
-            f"""CREATE OR REPLACE TABLE identity.account AS
-                WITH golden AS (
-                    SELECT account_key, min(golden_id) AS golden_id
-                    FROM ({_mdm_members(config)}) GROUP BY account_key
-                ),
-                members AS (
-                    SELECT m.node AS account_key, m.component, g.golden_id, m.source_type
-                    FROM {components} m LEFT JOIN golden g ON g.account_key = m.node
-                )
-                SELECT account_key,
-                       coalesce(min(golden_id) OVER c,
-                                min(CASE WHEN source_type = 'salesforce' THEN account_key END) OVER c,
-                                min(account_key) OVER c) AS account_id,
-                       golden_id,
-                       count(*) OVER c AS component_size
-                FROM members
-                WINDOW c AS (PARTITION BY component)"""
+def _account_resolution(config: SourcesConfig) -> str:
+    """Each live account record's unified id: its component's MDM golden id, else the
+    component's smallest Salesforce key, else its smallest key."""
+    return f"""
+        WITH golden AS (
+            SELECT account_key, min(golden_id) AS golden_id
+            FROM ({_mdm_members(config)}) GROUP BY account_key
+        ),
+        members AS (
+            SELECT m.node AS account_key, m.component, g.golden_id, m.source_type
+            FROM {COMPONENTS} m LEFT JOIN golden g ON g.account_key = m.node
         )
-        return {
-            "unified_accounts": scalar(
-                con, "SELECT count(DISTINCT account_id) FROM identity.account"
-            )
-        }
-
-    return build
+        SELECT account_key,
+               coalesce(min(golden_id) OVER c,
+                        min(CASE WHEN source_type = 'salesforce' THEN account_key END) OVER c,
+                        min(account_key) OVER c) AS account_id,
+               golden_id,
+               count(*) OVER c AS component_size
+        FROM members
+        WINDOW c AS (PARTITION BY component)"""
 
 
 def account(config: SourcesConfig) -> TableAsset:
@@ -113,8 +103,9 @@ def account(config: SourcesConfig) -> TableAsset:
             c.text("golden_id", "this record's MDM golden id"),
             c.integer("component_size", "records unified", nullable=False, minimum=1),
         ],
-        build=_resolve_accounts(config),
-        reads=[ACCOUNT_NODES, ACCOUNT_EDGES, _mdm_members(config)],
+        select=_account_resolution(config),
+        graph=Graph(ACCOUNT_NODES, ACCOUNT_EDGES),
+        facts={"unified_accounts": "SELECT count(DISTINCT account_id) FROM identity.account"},
     )
 
 
@@ -144,41 +135,32 @@ def person_link(config: SourcesConfig) -> TableAsset:
     )
 
 
-def _resolve_people(con, context):
-    components = find_components(con, PERSON_NODES, PERSON_EDGES)
-    # Most people carry one email: the mode and the distinct count are only computed for the
-    # components whose records disagree, and the id is hashed once per person. A person
-    # without an email is named by its smallest record key.
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _person_components AS
-           WITH spans AS (
-               SELECT component, min(node) AS label, min(email_normalized) AS low,
-                      max(email_normalized) AS high, count(*) AS size
-               FROM {components} GROUP BY component
-           ),
-           mixed AS (
-               SELECT component, mode(email_normalized) AS email,
-                      count(DISTINCT email_normalized) AS emails
-               FROM {components}
-               SEMI JOIN (SELECT component FROM spans WHERE low <> high) USING (component)
-               GROUP BY component
-           )
-           SELECT s.component, s.size, coalesce(m.email, s.low) AS email,
-                  coalesce(m.emails, CASE WHEN s.low IS NULL THEN 0 ELSE 1 END) AS emails,
-                  'p_' || left(md5(coalesce('email:' || coalesce(m.email, s.low),
-                                            'key:' || s.label)), 20) AS person_id
-           FROM spans s LEFT JOIN mixed m USING (component)"""
+# Most people carry one email: the mode and the distinct count are only computed for the
+# components whose records disagree, and the id is hashed once per person. A person without an
+# email is named by its smallest record key.
+PERSON_RESOLUTION = f"""
+    WITH spans AS (
+        SELECT component, min(node) AS label, min(email_normalized) AS low,
+               max(email_normalized) AS high, count(*) AS size
+        FROM {COMPONENTS} GROUP BY component
+    ),
+    mixed AS (
+        SELECT component, mode(email_normalized) AS email,
+               count(DISTINCT email_normalized) AS emails
+        FROM {COMPONENTS}
+        SEMI JOIN (SELECT component FROM spans WHERE low <> high) USING (component)
+        GROUP BY component
+    ),
+    people AS (
+        SELECT s.component, s.size, coalesce(m.email, s.low) AS email,
+               coalesce(m.emails, CASE WHEN s.low IS NULL THEN 0 ELSE 1 END) AS emails,
+               'p_' || left(md5(coalesce('email:' || coalesce(m.email, s.low),
+                                         'key:' || s.label)), 20) AS person_id
+        FROM spans s LEFT JOIN mixed m USING (component)
     )
-    con.execute(
-        f"""CREATE OR REPLACE TABLE identity.person AS
-           SELECT m.node AS person_key, c.person_id, c.email, c.emails AS distinct_emails,
-                  c.size AS component_size
-           FROM {components} m JOIN _person_components c USING (component)"""
-    )
-    unified = scalar(con, "SELECT count(*) FROM _person_components")
-    for temp in ("_person_components", components):
-        con.execute(f"DROP TABLE IF EXISTS {temp}")
-    return {"unified_people": unified}
+    SELECT m.node AS person_key, p.person_id, p.email, p.emails AS distinct_emails,
+           p.size AS component_size
+    FROM {COMPONENTS} m JOIN people p USING (component)"""
 
 
 def person(config: SourcesConfig) -> TableAsset:
@@ -195,8 +177,9 @@ def person(config: SourcesConfig) -> TableAsset:
             c.integer("component_size", "records unified", nullable=False, minimum=1),
         ],
         mostly_keys=True,
-        build=_resolve_people,
-        reads=[PERSON_NODES, PERSON_EDGES],
+        select=PERSON_RESOLUTION,
+        graph=Graph(PERSON_NODES, PERSON_EDGES),
+        facts={"unified_people": "SELECT count(DISTINCT person_id) FROM identity.person"},
     )
 
 

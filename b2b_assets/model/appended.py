@@ -66,6 +66,12 @@ def _rows_of_loads(quoted: str) -> str:
     )
 
 
+def whole_select(parts: Sequence[RawPart], empty_select: str) -> str:
+    """The table built whole from its raw parts, as one query."""
+    selects = [part.select.format(rows=quoted(part.raw_table)) for part in parts]
+    return "\nUNION ALL BY NAME\n".join(f"({s})" for s in selects) or empty_select
+
+
 def build_by_load(
     con: duckdb.DuckDBPyConnection,
     target: str,
@@ -88,9 +94,7 @@ def build_by_load(
         taken.get(name, set()) <= loads for name, loads in now.items()
     )
     if not appendable:
-        selects = [part.select.format(rows=quoted(part.raw_table)) for part in parts]
-        union = "\nUNION ALL BY NAME\n".join(f"({s})" for s in selects) or empty_select
-        con.execute(f"CREATE OR REPLACE TABLE {target} AS {union}")
+        con.execute(f"CREATE OR REPLACE TABLE {target} AS {whole_select(parts, empty_select)}")
         _remember(con, target, now, replace=True)
         generations.record(con, target)
         return {"build": "full", "loads_taken_in": sum(len(v) for v in now.values())}

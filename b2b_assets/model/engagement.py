@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from b2b_assets import columns as c
-from b2b_assets.model.appended import RawPart, added_rows_scope, build_by_load
+from b2b_assets.model.appended import RawPart, added_rows_scope, build_by_load, whole_select
 from b2b_assets.model.sql_parts import SOURCE_INSTANCE, empty, key, raw, union
 from b2b_assets.sources.catalog import ACTIVITY_TYPES
 from b2b_assets.sources.config import SourcesConfig
@@ -180,7 +180,7 @@ def experience_event(config: SourcesConfig) -> TableAsset:
         "`attributes` JSON stays in the raw table). New activity files are taken in on their "
         "own: the events of earlier files are not read again.",
         columns=EXPERIENCE_EVENT_COLUMNS,
+        select=whole_select(parts, empty(EXPERIENCE_EVENT_COLUMNS)),
         build=build,
-        reads=[part.select.replace("{rows}", part.raw_table) for part in parts],
         scope=added_rows_scope("event_key"),
     )

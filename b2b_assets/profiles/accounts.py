@@ -144,7 +144,7 @@ def account() -> TableAsset:
         description="One row per unified account: revenue, pipeline, people, activity, "
         "per-source breakdown.",
         columns=ACCOUNT_COLUMNS,
+        select=ACCOUNT_SQL,
         build=_account_build,
-        reads=[ACCOUNT_SQL],
         origin=_account_build,
     )

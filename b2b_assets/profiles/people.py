@@ -202,8 +202,8 @@ def person_activity() -> TableAsset:
         description="One row per unified person with events: the latest and how many, up to "
         "as_of. New events recount only the people they belong to.",
         columns=[PERSON_TRAITS_COLUMNS[0], *ACTIVITY_COLUMNS],
+        select=PERSON_ACTIVITY_SQL,
         build=_person_activity_build,
-        reads=[PERSON_ACTIVITY_SQL],
         origin=_person_activity_build,
     )
 
@@ -250,7 +250,7 @@ def person() -> TableAsset:
         description="One row per unified person: email, accounts, consent, activity.",
         columns=[*PERSON_TRAITS_COLUMNS, *ACTIVITY_COLUMNS],
         mostly_keys=True,
+        select=PERSON_SQL,
         build=_person_build,
-        reads=[PERSON_SQL],
         origin=_person_build,
     )

@@ -1,9 +1,10 @@
-"""The model's tables built on Spark from the same definitions give the rows DuckDB gives.
+"""The model, identity and profile tables built on Spark from the same definitions give the
+rows DuckDB gives.
 
-The demo and the shared scenario are built on DuckDB; their raw tables (and the tables whose
-build is not yet a single query) are copied into a Spark warehouse, and every table defined
-by one query is then built on Spark, in dependency order, and compared row by row with
-DuckDB's (order-insensitive, numbers to the cent, instants in UTC).
+The demo and the shared scenario are built on DuckDB; their raw tables are copied into a Spark
+warehouse, and every table of the three layers is then built on Spark from its one-query
+definition, in dependency order, and compared row by row with DuckDB's (order-insensitive,
+numbers to the cent, instants in UTC).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from b2b_assets.identity.tables import identity_tables
 from b2b_assets.layers import in_dependency_order
 from b2b_assets.model.tables import model_tables
 from b2b_assets.profiles.tables import profile_tables
+from b2b_assets.settings import parse_as_of
 from b2b_assets.sources.config import load_sources
 from b2b_assets.tables import TableAsset
 
@@ -90,12 +92,15 @@ def build_on_spark(run, tables: SparkTables) -> dict[str, tuple[list[str], list[
         by_key = {t.key: t for t in members}
         from b2b_assets.tables import table_member
 
-        ordered = [by_key[m.key] for m in in_dependency_order([table_member(t, "x") for t in members])]
+        ordered = [
+            by_key[m.key] for m in in_dependency_order([table_member(t, "x") for t in members])
+        ]
+        as_of = parse_as_of(run.as_of)
         for table in ordered:
-            if table.select is None:
-                copy_table(con, tables, table.name)
-                continue
-            assert tables.build(table.name, table.select)
+            assert table.select is not None, f"{table.name} has no one-query form"
+            assert tables.build(
+                table.name, table.select, params={"as_of": as_of}, graph=table.graph
+            )
             compared[table.name] = (
                 sorted_rows(tables.rows(table.name)),
                 sorted_rows(con.execute(f"SELECT * FROM {table.name}").fetchall()),
@@ -109,7 +114,7 @@ def build_on_spark(run, tables: SparkTables) -> dict[str, tuple[list[str], list[
 def test_one_query_tables_are_equal_on_both_engines(run_name, request, spark, tmp_path):
     run = request.getfixturevalue(run_name)
     compared = build_on_spark(run, SparkTables(spark.spark, tmp_path / "spark-warehouse"))
-    assert len(compared) >= 15
+    assert len(compared) == 22
     differing = {
         name: (set(on_spark) ^ set(on_duckdb))
         for name, (on_spark, on_duckdb) in compared.items()
@@ -124,6 +129,25 @@ def test_a_failed_check_keeps_the_last_good_table(spark):
     assert not spark.build("b2b.kept", "SELECT 2 AS id", check=lambda frame: frame.count() == 0)
     assert spark.rows("b2b.kept") == [(1,)]
     assert not list((spark.location("b2b.kept").parent / "_staging").iterdir())
+
+
+def test_components_by_label_propagation(spark):
+    """A chain, a star and a lone node; links to unknown nodes are ignored."""
+    from b2b_assets.identity.components import Graph
+
+    nodes = "SELECT * FROM (VALUES ('a'), ('b'), ('c'), ('d'), ('e'), ('f'), ('g'), ('h')) v(node)"
+    edges = """SELECT * FROM (VALUES ('a', 'b'), ('c', 'b'), ('c', 'd'), ('d', 'e'),
+                                   ('g', 'f'), ('h', 'f'), ('h', 'zz')) v(left_key, right_key)"""
+    rounds = spark.components(Graph(nodes, edges))
+    found = dict(spark.spark.sql("SELECT node, component FROM _components").collect())
+    groups: dict[str, set[str]] = {}
+    for node, component in found.items():
+        groups.setdefault(component, set()).add(node)
+    assert sorted(map(sorted, groups.values())) == [
+        ["a", "b", "c", "d", "e"],
+        ["f", "g", "h"],
+    ] or sorted(map(sorted, groups.values())) == [["a", "b", "c", "d", "e"], ["f", "g", "h"]]
+    assert len(found) == 8 and rounds <= 4
 
 
 def test_a_new_session_finds_the_tables_of_the_last(spark):
