@@ -87,3 +87,27 @@ def test_the_macros_mean_on_duckdb_what_their_expansion_means():
     expanded = portable(parse(sql)).sql("duckdb")
     assert "sf_id18" not in expanded.lower()
     assert con.sql(sql).fetchall() == duckdb.sql(expanded).fetchall()
+
+
+def test_parameters_become_constants():
+    import datetime as dt
+
+    spark = to_spark(
+        "SELECT * FROM t WHERE at <= $as_of AND list_contains($names, n) AND k = $key",
+        {"as_of": dt.datetime(2026, 11, 15, 1, tzinfo=dt.UTC), "names": ["a"], "key": "x'y"},
+    )
+    assert "CAST('2026-11-15 01:00:00.000000' AS TIMESTAMP)" in spark
+    assert "ARRAY('a')" in spark and "'x\\'y'" in spark
+    with pytest.raises(NotPortable, match=r"\$as_of has no value"):
+        to_spark("SELECT $as_of")
+
+
+def test_an_ordered_list_keeps_its_order():
+    """Spark collects in no set order: the values are sorted by their keys after collecting."""
+    spark = to_spark("SELECT list(v ORDER BY k DESC) FROM t")
+    assert spark == (
+        "SELECT TRANSFORM(SORT_ARRAY(COLLECT_LIST(STRUCT(k AS k0, v AS v)), FALSE), p -> p.v) "
+        "FROM t"
+    )
+    with pytest.raises(NotPortable, match="ascending and descending"):
+        to_spark("SELECT list(v ORDER BY k, j DESC) FROM t")
