@@ -15,8 +15,8 @@ from dagster import AssetCheckResult, AssetCheckSeverity, AssetKey, MetadataValu
 from pandera.errors import SchemaError, SchemaErrors
 
 from b2b_assets.checks.specs import CHECK_NAME
-from b2b_assets.sql import frame as read_frame
-from b2b_assets.sql import literal, markdown_table, scalar, utc_frame
+from b2b_assets.engines.queries import Queries, queries_of
+from b2b_assets.sql import literal, markdown_table
 
 FAILURE_SAMPLE = 10
 
@@ -80,7 +80,7 @@ def _unique_sets(schema: pa.DataFrameSchema) -> list[list[str]]:
 
 
 def validate_table(
-    con: duckdb.DuckDBPyConnection,
+    con: duckdb.DuckDBPyConnection | Queries,
     key: AssetKey,
     table: str,
     schema: pa.DataFrameSchema,
@@ -92,8 +92,9 @@ def validate_table(
 
     `where` (SQL, never user input) limits the check to the rows a build just added: their
     values are validated, and their keys must be unique across the whole table. The rows
-    already there passed when they were added.
+    already there passed when they were added. `con` may be another engine's `Queries`.
     """
+    q = queries_of(con)
     rows_sql = f"(SELECT * FROM {table} WHERE {where})" if where else table
     for names in _unique_sets(schema):
         listed = ", ".join(f'"{name}"' for name in names)
@@ -105,10 +106,9 @@ def validate_table(
         # Equal values have equal hashes: as many distinct hashes as rows proves them unique,
         # at half the cost of grouping the values. Otherwise the values themselves are grouped
         # (a duplicate, or two values that share a hash).
-        if not scalar(con, f"SELECT count(*) - count(DISTINCT hash({listed})) FROM {among}"):
+        if not q.scalar(f"SELECT count(*) - count(DISTINCT hash({listed})) FROM {among}"):
             continue
-        duplicated = read_frame(
-            con,
+        duplicated = q.frame(
             f"SELECT {listed}, count(*) AS copies FROM {among} GROUP BY ALL HAVING count(*) > 1 "
             f"ORDER BY copies DESC LIMIT {FAILURE_SAMPLE}",
         )
@@ -117,12 +117,12 @@ def validate_table(
                 ("DataFrameSchema", ", ".join(names), "unique", str(row))
                 for row in duplicated.rows()
             )
-            rows = scalar(con, f"SELECT count(*) FROM {table}")
+            rows = q.scalar(f"SELECT count(*) FROM {table}")
             return _failed(key, rows, cases)
     per_row = _without_uniqueness(schema)
     columns = ", ".join(f'"{name}"' for name in schema.columns)
     # Types are a property of the table: checked once, on no rows.
-    typed = validate_frame(key, read_frame(con, f"SELECT {columns} FROM {table} LIMIT 0"), per_row)
+    typed = validate_frame(key, q.frame(f"SELECT {columns} FROM {table} LIMIT 0"), per_row)
     if not typed.passed:
         return typed
     # A value rule runs in SQL where it has a SQL form (not null, and the built-in checks the
@@ -138,20 +138,16 @@ def validate_table(
         if not column.nullable:
             rules.append((name, "not_nullable", f'"{name}" IS NOT NULL'))
         rules.extend((name, check.error or check.name, sql) for check, sql in conditions)
-    checked, cases = _sql_rules(con, rows_sql, rules)
+    checked, cases = _sql_rules(q, rows_sql, rules)
     if cases is not None:
         return _failed(key, checked, cases)
     if in_polars:
         values = per_row.select_columns(in_polars)
         listed = ", ".join(f'"{name}"' for name in in_polars)
-        reader = con.sql(f"SELECT {listed} FROM {rows_sql}").to_arrow_reader(BATCH_ROWS)
-        try:
-            for batch in reader:
-                result = validate_frame(key, utc_frame(pl.from_arrow(batch)), values)
-                if not result.passed:
-                    return result
-        finally:
-            reader.close()
+        for batch in q.batches(f"SELECT {listed} FROM {rows_sql}", BATCH_ROWS):
+            result = validate_frame(key, batch, values)
+            if not result.passed:
+                return result
     return AssetCheckResult(
         asset_key=key,
         check_name=CHECK_NAME,
@@ -197,21 +193,21 @@ def _sql_condition(column: str, check: pa.Check) -> str | None:
 
 
 def _sql_rules(
-    con: duckdb.DuckDBPyConnection, rows_sql: str, rules: list[tuple[str, str, str]]
+    q: Queries, rows_sql: str, rules: list[tuple[str, str, str]]
 ) -> tuple[int, pl.DataFrame | None]:
     """Count the rows and each rule's failures in one scan; on failures, a sample of the
     failing values per broken rule, as Pandera reports them."""
     failures = "".join(f", count(*) FILTER (WHERE NOT ({sql}))" for _, _, sql in rules)
-    row = con.execute(f"SELECT count(*){failures} FROM {rows_sql}").fetchall()[0]
+    row = q.rows(f"SELECT count(*){failures} FROM {rows_sql}")[0]
     broken = [rule for rule, n in zip(rules, row[1:], strict=True) if n]
     if not broken:
         return row[0], None
     cases = []
     for column, check, sql in broken:
-        sample = con.execute(
+        sample = q.rows(
             f'SELECT DISTINCT "{column}"::VARCHAR FROM {rows_sql} WHERE NOT ({sql}) '
             f"LIMIT {FAILURE_SAMPLE}"
-        ).fetchall()
+        )
         cases.extend(("Column", column, check, value) for (value,) in sample)
     return row[0], _failure_cases(cases)
 

@@ -18,16 +18,21 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+from dagster import AssetKey
 
 from b2b_assets.engines.dialect import parse, portable
 from b2b_assets.identity.components import COMPONENTS, Graph
 from b2b_assets.settings import SettingsError
+from b2b_assets.sql import utc_frame
 
 if TYPE_CHECKING:
+    import pandera.polars as pa
     from pyspark.sql import DataFrame, SparkSession
 
 ENGINES = ("duckdb", "spark")
@@ -214,3 +219,48 @@ class SparkTables:
     def rows(self, name: str) -> list[tuple]:
         schema, table = table_parts(name)
         return [tuple(row) for row in self.spark.table(f"{schema}.{table}").collect()]
+
+
+class SparkQueries:
+    """The checks' queries (`engines.queries.Queries`), translated and run on Spark. Only
+    results reach the driver: counts, samples, and the batches of the columns Pandera itself
+    checks, streamed a partition at a time."""
+
+    def __init__(self, tables: SparkTables):
+        self.tables = tables
+
+    def scalar(self, sql: str) -> Any:
+        row = self.tables.sql(sql).first()
+        return None if row is None else row[0]
+
+    def rows(self, sql: str) -> list[tuple]:
+        return [tuple(row) for row in self.tables.sql(sql).collect()]
+
+    def frame(self, sql: str) -> pl.DataFrame:
+        return utc_frame(pl.from_arrow(self.tables.sql(sql).toArrow()))  # type: ignore[arg-type]
+
+    def batches(self, sql: str, size: int) -> Iterator[pl.DataFrame]:
+        query = self.tables.sql(sql)
+        names = query.columns
+        schema = self.frame(f"SELECT * FROM ({sql}) LIMIT 0").schema
+        chunk: list[tuple] = []
+        for row in query.toLocalIterator():
+            chunk.append(tuple(row))
+            if len(chunk) == size:
+                yield pl.DataFrame(chunk, schema=schema, orient="row")
+                chunk = []
+        if chunk or not names:
+            yield pl.DataFrame(chunk, schema=schema, orient="row")
+
+
+def spark_check(tables: SparkTables, key: AssetKey, schema: pa.DataFrameSchema) -> Check:
+    """The table's blocking Pandera check, run on what a Spark build wrote."""
+
+    def check(written: DataFrame) -> bool:
+        from b2b_assets.checks.pandera_checks import validate_table
+
+        view = f"_checked_{'_'.join(key.path)}"
+        written.createOrReplaceTempView(view)
+        return validate_table(SparkQueries(tables), key, view, schema).passed
+
+    return check

@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from b2b_assets.engines.spark import SparkSettings, SparkTables, spark_session
+from b2b_assets.engines.spark import SparkSettings, SparkTables, spark_check, spark_session
 from b2b_assets.identity.tables import identity_tables
 from b2b_assets.layers import in_dependency_order
 from b2b_assets.model.tables import model_tables
@@ -148,6 +148,34 @@ def test_components_by_label_propagation(spark):
         ["f", "g", "h"],
     ] or sorted(map(sorted, groups.values())) == [["a", "b", "c", "d", "e"], ["f", "g", "h"]]
     assert len(found) == 8 and rounds <= 4
+
+
+def test_a_pandera_check_blocks_a_bad_table_on_spark(spark):
+    from dagster import AssetKey
+
+    from b2b_assets import columns as c
+    from b2b_assets.columns import table_schema
+
+    key = AssetKey(["b2b", "checked"])
+    schema = table_schema(
+        "b2b.checked",
+        [
+            c.key("id", "the key"),
+            c.text("kind", "a kind", one_of=["a", "b"]),
+            c.integer("n", "a count", minimum=0),
+        ],
+        (),
+    )
+    check = spark_check(spark, key, schema)
+    assert spark.build("b2b.checked", "SELECT 'x@crm' AS id, 'a' AS kind, 1::BIGINT AS n", check)
+    for bad in (
+        "SELECT 'x@crm' AS id, 'a' AS kind, 1::BIGINT AS n UNION ALL SELECT 'x@crm', 'b', 2",  # duplicate
+        "SELECT NULL::VARCHAR AS id, 'a' AS kind, 1::BIGINT AS n",  # missing key
+        "SELECT 'y@crm' AS id, 'c' AS kind, 1::BIGINT AS n",  # not one of
+        "SELECT 'y@crm' AS id, 'a' AS kind, -1::BIGINT AS n",  # below the minimum
+    ):
+        assert not spark.build("b2b.checked", bad, check), bad
+    assert spark.rows("b2b.checked") == [("x@crm", "a", 1)]
 
 
 def test_a_new_session_finds_the_tables_of_the_last(spark):
