@@ -52,6 +52,19 @@ def _json_valid(args: list[exp.Expression]) -> exp.Expression:
     )
 
 
+def _keep_null_fields(node: exp.Expression) -> exp.Expression:
+    """DuckDB's `to_json` writes a record's null fields; Spark's leaves them out unless asked."""
+    if not (isinstance(node, exp.Anonymous) and node.name.lower() == "to_json"):
+        return node
+    if len(node.expressions) != 1:
+        return node
+    keep = exp.Anonymous(
+        this="map",
+        expressions=[exp.Literal.string("ignoreNullFields"), exp.Literal.string("false")],
+    )
+    return exp.Anonymous(this="to_json", expressions=[node.expressions[0].copy(), keep])
+
+
 def _error(args: list[exp.Expression]) -> exp.Expression:
     return exp.Anonymous(this="raise_error", expressions=args)
 
@@ -120,6 +133,7 @@ FUNCTIONS: dict[str, Callable[[list[exp.Expression]], exp.Expression]] = {
     "regexp_full_match": _regexp_full_match,
     "json_valid": _json_valid,
     "error": _error,
+    "strlen": lambda args: exp.Anonymous(this="octet_length", expressions=args),
 }
 
 _MACRO = re.compile(r"\s*CREATE OR REPLACE TEMP MACRO (\w+)\(([^)]*)\) AS(.*)$", re.S)
@@ -141,7 +155,8 @@ def macros() -> dict[str, tuple[tuple[str, ...], exp.Expression]]:
     return found
 
 
-def _expand_macro(node: exp.Expression) -> exp.Expression:
+def _spark_form(node: exp.Expression) -> exp.Expression:
+    """A DuckDB form Spark writes or reads differently, in Spark's form."""
     if isinstance(node, exp.RegexpFullMatch):
         return _regexp_full_match([node.this, node.expression])
     if isinstance(node, exp.ArrayFilter):
@@ -150,6 +165,12 @@ def _expand_macro(node: exp.Expression) -> exp.Expression:
         return _java_replacement(node)
     if isinstance(node, exp.ArrayAgg) and isinstance(node.this, exp.Order):
         return _ordered_list(node)
+    if isinstance(node, exp.Anonymous) and node.name.lower() in FUNCTIONS:
+        return FUNCTIONS[node.name.lower()](list(node.expressions))
+    return _keep_null_fields(node)
+
+
+def _expand_macro(node: exp.Expression) -> exp.Expression:
     if not isinstance(node, exp.Anonymous):
         return node
     name = node.name.lower()
@@ -163,8 +184,6 @@ def _expand_macro(node: exp.Expression) -> exp.Expression:
             return inner
 
         return body.copy().transform(bind).transform(_expand_macro)
-    if name in FUNCTIONS:
-        return FUNCTIONS[name](list(node.expressions))
     return node
 
 
@@ -261,8 +280,8 @@ def _bind(params: Mapping[str, object]) -> Callable[[exp.Expression], exp.Expres
 
 
 def portable(tree: exp.Expression, params: Mapping[str, object] | None = None) -> exp.Expression:
-    """The query with the project's DuckDB-only constructs replaced by portable ones, and its
-    `$name` parameters by the constants `params` gives."""
+    """The query with the project's DuckDB-only constructs replaced by portable ones (still
+    valid DuckDB), and its `$name` parameters by the constants `params` gives."""
     return (
         tree.copy()
         .transform(_bind(params or {}))
@@ -272,6 +291,23 @@ def portable(tree: exp.Expression, params: Mapping[str, object] | None = None) -
     )
 
 
+def _bottom_up(
+    node: exp.Expression, fun: Callable[[exp.Expression], exp.Expression]
+) -> exp.Expression:
+    """`fun` applied to every node, children first, so that a form built from a node's
+    children (a sort around a list, options around a record) is built from translated ones."""
+    for child in list(node.iter_expressions()):
+        translated = _bottom_up(child, fun)
+        if translated is not child:
+            child.replace(translated)
+    return fun(node)
+
+
+def spark_tree(sql: str, params: Mapping[str, object] | None = None) -> exp.Expression:
+    """`sql` (DuckDB), portable and with Spark's forms, ready to be written as Spark SQL."""
+    return _bottom_up(portable(parse(sql), params), _spark_form)
+
+
 def to_spark(sql: str, params: Mapping[str, object] | None = None) -> str:
     """`sql` (DuckDB) as Spark SQL."""
-    return portable(parse(sql), params).sql(dialect=WRITE)
+    return spark_tree(sql, params).sql(dialect=WRITE)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 from dagster import AssetKey
 
-from b2b_assets.engines.dialect import parse, portable
+from b2b_assets.engines.dialect import to_spark
 from b2b_assets.identity.components import COMPONENTS, Graph
 from b2b_assets.settings import SettingsError
 from b2b_assets.sql import utc_frame
@@ -134,7 +134,7 @@ class SparkTables:
 
     def sql(self, duckdb_sql: str, params: Mapping[str, object] | None = None) -> DataFrame:
         """A DuckDB query of the project, run on Spark (`params`: its `$name` values)."""
-        return self.spark.sql(portable(parse(duckdb_sql), params).sql(dialect="spark"))
+        return self.spark.sql(to_spark(duckdb_sql, params))
 
     def components(self, graph: Graph) -> int:
         """The temp view `_components` of `graph` (see `identity.components`), found by label

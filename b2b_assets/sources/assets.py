@@ -272,6 +272,18 @@ def raw_member(
     return LayerMember(spec_of_asset, check_specs, _raw)
 
 
+def source_loads(data_dir: Path, config: SourcesConfig) -> list[tuple[SourceInstance, RawLoad]]:
+    """Every object of every source of `sources.yaml`, with how it is read."""
+    names = tuple(source.name for source in config.sources)
+    salesforce = tuple(s.name for s in config.of_type("salesforce"))
+    return [
+        (source, RawLoad(folder, spec, source.name, _normalizes_sf_ids(source), names, salesforce))
+        for source in config.sources
+        for folder in [landing_dir(data_dir, source)]
+        for spec in OBJECTS_BY_TYPE[source.type]
+    ]
+
+
 def build_raw_assets(data_dir: Path, config: SourcesConfig) -> list[AssetsDefinition]:
     """The raw steps: the exchange rates, then every object of every source of `sources.yaml`
     (one step, whose files are read together)."""
@@ -283,12 +295,7 @@ def build_raw_assets(data_dir: Path, config: SourcesConfig) -> list[AssetsDefini
         freshness_hours=24 * 7,
         landing_notes=lambda: unknown_source_folders(data_dir / "landing", folders, names),
     )
-    salesforce = tuple(s.name for s in config.of_type("salesforce"))
-    loads = [
-        (source, RawLoad(folder, spec, source.name, _normalizes_sf_ids(source), names, salesforce))
-        for source, folder in zip(config.sources, folders, strict=True)
-        for spec in OBJECTS_BY_TYPE[source.type]
-    ]
+    loads = source_loads(data_dir, config)
     together = ReadTogether({load.key: load for _, load in loads})
     members = [
         raw_member(

@@ -323,6 +323,17 @@ def staged_rows_select(
     return _typed_select(spec, _select_clean(spec, positions, header, parquet, ctx, scan))
 
 
+# What a part holds besides the object's columns, in order (see `_typed_select`).
+PART_META_COLUMNS = (
+    "_source_instance",
+    "_file_name",
+    "_row_number",
+    "_loaded_at",
+    "_problems",
+    "_record",
+)
+
+
 def _typed_select(spec: ObjectSpec, clean: str) -> str:
     """The typed values of the cleaned rows, and for a row with problems, the list of them and
     the row as read. Each typed value is computed once and the list is only built for the rows
@@ -422,15 +433,35 @@ def empty_staged(spec: ObjectSpec) -> str:
     )
 
 
+def file_rows_select(
+    spec: ObjectSpec,
+    positions: dict[str, int],
+    header: list[str],
+    parquet: bool,
+    ctx: ReadContext,
+    scan: str,
+) -> str:
+    """The SELECT of a file's rows as its part holds them (`staged_rows_select`), with
+    Salesforce record ids in one form where the object has them. Also `$salesforce`."""
+    return _with_record_ids(
+        spec, ctx, staged_rows_select(spec, positions, header, parquet, ctx, scan)
+    )
+
+
 def _with_record_ids(spec: ObjectSpec, ctx: ReadContext, select: str) -> str:
     """A cross-reference to a Salesforce record: its 15- and 18-character ids are one record
     (`$salesforce` names the Salesforce instances)."""
     if "sf_record_ids" not in spec.extra_rules or not ctx.salesforce_instances:
         return select
-    return f"""SELECT * REPLACE (CASE WHEN list_contains($salesforce, source_instance)
-                                     THEN sf_id18(source_record_id)
-                                     ELSE source_record_id END AS source_record_id)
-               FROM ({select})"""
+    # The columns are listed (not `* REPLACE`), a form every engine reads.
+    listed = ", ".join(
+        """CASE WHEN list_contains($salesforce, source_instance) THEN sf_id18(source_record_id)
+                ELSE source_record_id END AS source_record_id"""
+        if column.field == "source_record_id"
+        else f'"{column.field}"'
+        for column in spec.columns
+    )
+    return f"SELECT {listed}, {', '.join(PART_META_COLUMNS)} FROM ({select})"
 
 
 def _reader_connection(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
@@ -556,9 +587,7 @@ def _load_file(
     assert result.folder is not None
     positions = map_columns(path, header, spec)
     scan, params = _file_scan(path, header, index)
-    select = _with_record_ids(
-        spec, ctx, staged_rows_select(spec, positions, header, parquet, ctx, scan)
-    )
+    select = file_rows_select(spec, positions, header, parquet, ctx, scan)
     part = parts.part_path(result.folder, index)
     statement = f"COPY ({select}) TO {literal(str(part))} (FORMAT parquet)"
     values: dict[str, object] = {

@@ -48,6 +48,8 @@ def test_macros_are_replaced_by_their_bodies_with_the_arguments():
         ("SELECT json_valid(j)", "NOT TRY_PARSE_JSON(j) IS NULL"),
         ("WITH r AS MATERIALIZED (SELECT 1 AS a) SELECT a FROM r", "WITH r AS (SELECT 1 AS a)"),
         ("SELECT array_length(l)", "SIZE(l)"),
+        ("SELECT strlen(x)", "OCTET_LENGTH(x)"),
+        ("SELECT to_json({'a': x})", "TO_JSON(STRUCT(x AS a), MAP('ignoreNullFields', 'false'))"),
     ],
 )
 def test_duckdb_forms_get_their_spark_forms(duck, spark):
@@ -111,3 +113,9 @@ def test_an_ordered_list_keeps_its_order():
     )
     with pytest.raises(NotPortable, match="ascending and descending"):
         to_spark("SELECT list(v ORDER BY k, j DESC) FROM t")
+
+
+def test_forms_inside_forms_are_translated_too():
+    spark = to_spark("SELECT to_json(list_filter(list(v ORDER BY k), lambda x, i: i = 1)) FROM t")
+    assert "SORT_ARRAY(COLLECT_LIST(STRUCT(k AS k0, v AS v)), TRUE)" in spark
+    assert "(i + 1) = 1" in spark and "MAP('ignoreNullFields', 'false')" in spark

@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from b2b_assets.engines.spark import SparkSettings, SparkTables, spark_check, spark_session
+from b2b_assets.engines.spark import SparkTables, spark_check
 from b2b_assets.identity.tables import identity_tables
 from b2b_assets.layers import in_dependency_order
 from b2b_assets.model.tables import model_tables
@@ -28,15 +28,6 @@ from b2b_assets.tables import TableAsset
 
 pytest.importorskip("pyspark")
 pytestmark = pytest.mark.spark
-
-
-@pytest.fixture(scope="module")
-def spark(tmp_path_factory: pytest.TempPathFactory):
-    warehouse = tmp_path_factory.mktemp("spark") / "spark-warehouse"
-    session = spark_session(SparkSettings(warehouse=warehouse, master="local[2]"))
-    session.conf.set("spark.sql.shuffle.partitions", "2")
-    yield SparkTables(session, warehouse)
-    session.stop()
 
 
 def comparable(value: Any) -> Any:
