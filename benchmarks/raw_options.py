@@ -346,12 +346,6 @@ def file_rows(
     parquet = path.suffix.lower() == ".parquet"
     scan = file_scan(path, header, numbered, rejects)
     select = staged_rows_select(obj.spec, positions, header, parquet, obj.ctx, scan)
-    if "sf_record_ids" in obj.spec.extra_rules and obj.ctx.salesforce_instances:
-        # As the reader's staging does: a Salesforce record named in 15 or 18 characters.
-        salesforce = sql_value(list(obj.ctx.salesforce_instances))
-        select = f"""SELECT * REPLACE (CASE WHEN list_contains({salesforce}, source_instance)
-                     THEN sf_id18(source_record_id) ELSE source_record_id END AS source_record_id)
-                     FROM ({select})"""
     if url_only and obj.spec.name == "activities":
         select = f"SELECT * EXCLUDE (attributes), {WEBPAGE_URL_SQL} AS webpage_url FROM ({select})"
     params = {
@@ -360,6 +354,7 @@ def file_rows(
         "loaded_at": loaded_at,
         "currencies": list(obj.ctx.currencies),
         "instances": list(obj.ctx.instances),
+        "salesforce": list(obj.ctx.salesforce_instances),
     }
     return inline(select, params)
 

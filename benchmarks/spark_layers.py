@@ -33,7 +33,12 @@ if not __package__:  # run as a file: import from the repository root
 
 import duckdb
 
-from b2b_assets.engines.spark import SparkSettings, SparkTables, spark_session
+from b2b_assets.engines.spark import (
+    SparkSettings,
+    SparkTables,
+    duckdb_relations,
+    spark_session,
+)
 from b2b_assets.identity.components import COMPONENTS, find_components
 from b2b_assets.identity.tables import identity_tables
 from b2b_assets.layers import in_dependency_order
@@ -43,7 +48,7 @@ from b2b_assets.settings import parse_as_of
 from b2b_assets.sources.config import load_sources
 from b2b_assets.sources.sql_macros import install_macros
 from b2b_assets.tables import TableAsset, table_member
-from benchmarks.bench import materialize_command
+from benchmarks.bench import materialize_command, run_environment
 
 
 def layer_tables(data: Path) -> list[TableAsset]:
@@ -54,21 +59,14 @@ def layer_tables(data: Path) -> list[TableAsset]:
     return [by_key[m.key] for m in in_dependency_order(members)]
 
 
-def build_raw(data: Path, warehouse: Path, as_of: str, folder: Path) -> None:
-    home = folder / "dagster_home"
-    home.mkdir()
-    env = {
-        **os.environ,
-        "B2B_DATA_DIR": str(data),
-        "B2B_WAREHOUSE": str(warehouse),
-        "B2B_AS_OF": as_of,
-        "B2B_OUTBOX": str(folder / "outbox"),
-        "DAGSTER_HOME": str(home),
-    }
+def build_raw(data: Path, as_of: str, folder: Path) -> Path:
+    """The raw layer of `data` on DuckDB, in a warehouse in `folder`; returns its path."""
+    env, _, warehouse = run_environment(data, as_of, folder)
     with (folder / "raw.log").open("wb") as log:
         subprocess.run(
             materialize_command("group:raw"), env=env, stdout=log, stderr=log, check=True
         )
+    return warehouse
 
 
 def on_duckdb(warehouse: Path, tables: list[TableAsset], as_of) -> dict[str, tuple[int, float]]:
@@ -97,15 +95,8 @@ def copy_raw(warehouse: Path, spark: SparkTables) -> float:
     started = time.perf_counter()
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        names = con.execute(
-            "SELECT view_name FROM duckdb_views() WHERE schema_name = 'raw' AND NOT internal "
-            "UNION SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw'"
-        ).fetchall()
-        for (name,) in names:
-            folder = spark.location(f"raw.{name}")
-            folder.mkdir(parents=True)
-            con.execute(f"COPY (SELECT * FROM raw.\"{name}\") TO '{folder / 'part-0.parquet'}'")
-            spark.register(f"raw.{name}")
+        for name in duckdb_relations(con, "raw"):
+            spark.copy_from_duckdb(con, name)
     finally:
         con.close()
     return time.perf_counter() - started
@@ -133,8 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     as_of = parse_as_of(as_of_text)
     folder = Path(tempfile.mkdtemp(prefix="spark-layers-"))
     try:
-        warehouse = folder / "warehouse.duckdb"
-        build_raw(data, warehouse, as_of_text, folder)
+        warehouse = build_raw(data, as_of_text, folder)
         tables = layer_tables(data)
         duck = on_duckdb(warehouse, tables, as_of)
         started = time.perf_counter()

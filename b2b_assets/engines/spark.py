@@ -23,13 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import duckdb
 import polars as pl
 from dagster import AssetKey
 
 from b2b_assets.engines.dialect import to_spark
 from b2b_assets.identity.components import COMPONENTS, Graph
 from b2b_assets.settings import SettingsError
-from b2b_assets.sql import utc_frame
+from b2b_assets.sql import literal, quoted, utc_frame
 
 if TYPE_CHECKING:
     import pandera.polars as pa
@@ -95,6 +96,17 @@ def table_parts(name: str) -> tuple[str, str]:
 
 
 Check = Callable[["DataFrame"], bool]
+
+
+def duckdb_relations(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
+    """The tables and views of a DuckDB warehouse's `schema`, as `schema.table`, sorted."""
+    rows = con.execute(
+        """SELECT table_name FROM duckdb_tables() WHERE schema_name = $schema
+           UNION SELECT view_name FROM duckdb_views() WHERE schema_name = $schema
+                                                       AND NOT internal""",
+        {"schema": schema},
+    ).fetchall()
+    return sorted(f"{schema}.{name}" for (name,) in rows)
 
 
 class SparkTables:
@@ -215,6 +227,17 @@ class SparkTables:
         if graph is not None:
             self.components(graph)
         return self.publish(name, self.sql(duckdb_select, params), check)
+
+    def copy_from_duckdb(self, con: duckdb.DuckDBPyConnection, name: str) -> None:
+        """A table (or view) of a DuckDB warehouse, as the same table of this warehouse."""
+        folder = self.location(name)
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        con.execute(
+            f"COPY (SELECT * FROM {quoted(name)}) TO {literal(str(folder / 'part-0.parquet'))}"
+        )
+        self.register(name)
 
     def rows(self, name: str) -> list[tuple]:
         schema, table = table_parts(name)

@@ -1,6 +1,6 @@
 """A landing file read by Spark with the raw layer's own reading rules.
 
-The rules are SQL (`sources.reader.file_rows_select`): cleaning, typing, the problems of a row
+The rules are SQL (`sources.reader.staged_rows_select`): cleaning, typing, the problems of a row
 and the row as read. Spark's CSV reader gives the file's fields as text in positional columns
 `c0, c1, ...`; each record gets its 1-based number in the file (`zipWithIndex`, which counts
 the partitions' records on the executors first); the rules, translated, then run as column
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from b2b_assets.engines.spark import SparkTables
 from b2b_assets.sources.catalog import ObjectSpec
-from b2b_assets.sources.reader import ExtractError, ReadContext, file_rows_select, map_columns
+from b2b_assets.sources.reader import ExtractError, ReadContext, map_columns, staged_rows_select
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -56,7 +56,7 @@ def read_csv_file(
         numbered_csv(tables, path, len(header)).createOrReplaceTempView(scan)
     except Exception as exc:  # Spark's errors name the file
         raise ExtractError(f"{path}: cannot be read: {exc}") from exc
-    select = file_rows_select(spec, positions, header, False, ctx, scan)
+    select = staged_rows_select(spec, positions, header, False, ctx, scan)
     params = {
         "instance": ctx.instance,
         "file_name": str(path),

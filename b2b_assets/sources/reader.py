@@ -319,8 +319,10 @@ def staged_rows_select(
     problems `_problems` and `_record`. `scan` is a relation with the file's columns (`c0`,
     `c1`, ... for CSV, the file's own names for Parquet) and `_row_number`; `positions` comes
     from `map_columns`. Parameters: `$instance`, `$file_name`, `$loaded_at`, and `$currencies`
-    or `$instances` when the object's rules use them."""
-    return _typed_select(spec, _select_clean(spec, positions, header, parquet, ctx, scan))
+    or `$instances` when the object's rules use them, and `$salesforce` where the object's
+    Salesforce record ids are put in one form."""
+    typed = _typed_select(spec, _select_clean(spec, positions, header, parquet, ctx, scan))
+    return _with_record_ids(spec, ctx, typed)
 
 
 # What a part holds besides the object's columns, in order (see `_typed_select`).
@@ -430,21 +432,6 @@ def empty_staged(spec: ObjectSpec) -> str:
         "CAST(NULL AS VARCHAR) AS _file_name, CAST(NULL AS BIGINT) AS _row_number, "
         "CAST(NULL AS TIMESTAMPTZ) AS _loaded_at, CAST(NULL AS VARCHAR[]) AS _problems, "
         "CAST(NULL AS VARCHAR) AS _record WHERE FALSE"
-    )
-
-
-def file_rows_select(
-    spec: ObjectSpec,
-    positions: dict[str, int],
-    header: list[str],
-    parquet: bool,
-    ctx: ReadContext,
-    scan: str,
-) -> str:
-    """The SELECT of a file's rows as its part holds them (`staged_rows_select`), with
-    Salesforce record ids in one form where the object has them. Also `$salesforce`."""
-    return _with_record_ids(
-        spec, ctx, staged_rows_select(spec, positions, header, parquet, ctx, scan)
     )
 
 
@@ -587,7 +574,7 @@ def _load_file(
     assert result.folder is not None
     positions = map_columns(path, header, spec)
     scan, params = _file_scan(path, header, index)
-    select = file_rows_select(spec, positions, header, parquet, ctx, scan)
+    select = staged_rows_select(spec, positions, header, parquet, ctx, scan)
     part = parts.part_path(result.folder, index)
     statement = f"COPY ({select}) TO {literal(str(part))} (FORMAT parquet)"
     values: dict[str, object] = {

@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from b2b_assets.engines.spark import SparkTables, spark_check
+from b2b_assets.engines.spark import SparkTables, duckdb_relations, spark_check
 from b2b_assets.identity.tables import identity_tables
 from b2b_assets.layers import in_dependency_order
 from b2b_assets.model.tables import model_tables
@@ -52,15 +52,6 @@ def sorted_rows(rows: list[tuple]) -> list[str]:
     return sorted(repr(comparable(row)) for row in rows)
 
 
-def copy_table(con: duckdb.DuckDBPyConnection, tables: SparkTables, name: str) -> None:
-    """A DuckDB table (or view) as a Parquet table of the Spark warehouse."""
-    folder = tables.location(name)
-    folder.mkdir(parents=True)
-    schema, table = name.split(".")
-    con.execute(f"COPY (SELECT * FROM {schema}.\"{table}\") TO '{folder / 'part-0.parquet'}'")
-    tables.register(name)
-
-
 def layer_tables(data_dir: Path) -> list[TableAsset]:
     config = load_sources(data_dir / "sources.yaml")
     return [*model_tables(config), *identity_tables(config), *profile_tables(config)]
@@ -72,12 +63,8 @@ def build_on_spark(run, tables: SparkTables) -> dict[str, tuple[list[str], list[
     con = duckdb.connect(str(run.warehouse), read_only=True)
     con.execute("SET TimeZone = 'UTC'")
     try:
-        raw = con.execute(
-            "SELECT view_name FROM duckdb_views() WHERE schema_name = 'raw' AND NOT internal "
-            "UNION SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw'"
-        ).fetchall()
-        for (table,) in raw:
-            copy_table(con, tables, f"raw.{table}")
+        for name in duckdb_relations(con, "raw"):
+            tables.copy_from_duckdb(con, name)
         compared = {}
         members = layer_tables(run.data_dir)
         by_key = {t.key: t for t in members}
