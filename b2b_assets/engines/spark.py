@@ -264,7 +264,6 @@ class SparkQueries:
 
     def batches(self, sql: str, size: int) -> Iterator[pl.DataFrame]:
         query = self.tables.sql(sql)
-        names = query.columns
         schema = self.frame(f"SELECT * FROM ({sql}) LIMIT 0").schema
         chunk: list[tuple] = []
         for row in query.toLocalIterator():
@@ -272,7 +271,7 @@ class SparkQueries:
             if len(chunk) == size:
                 yield pl.DataFrame(chunk, schema=schema, orient="row")
                 chunk = []
-        if chunk or not names:
+        if chunk:
             yield pl.DataFrame(chunk, schema=schema, orient="row")
 
 
