@@ -6,7 +6,11 @@ on the parsed query, before it writes Spark SQL:
 - `UNION ALL BY NAME` becomes a plain `UNION ALL` with each branch's columns in the first
   branch's order (a branch without a column gets NULL for it, as in DuckDB);
 - `AS MATERIALIZED` on a common table expression is dropped (a hint, not a meaning);
-- DuckDB functions with no Spark name get their Spark form (`FUNCTIONS`).
+- `$name` parameters become constants.
+These keep the query valid DuckDB (`portable`). Then, children first, the forms Spark writes or
+reads differently get Spark's (`_spark_form`): ordered lists, anchored full matches, regular
+expression replacements, lambda indexes, `to_json`'s null fields, and the functions of
+`FUNCTIONS`.
 
 A construct with no portable form raises `NotPortable`, naming it.
 """
@@ -28,10 +32,6 @@ READ, WRITE = "duckdb", "spark"
 
 class NotPortable(ValueError):
     """A query uses a DuckDB construct that has no Spark form."""
-
-
-def _spark(sql: str) -> exp.Expression:
-    return sqlglot.parse_one(sql, read=WRITE)
 
 
 def _regexp_full_match(args: list[exp.Expression]) -> exp.Expression:
