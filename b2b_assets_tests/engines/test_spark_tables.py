@@ -76,9 +76,11 @@ def build_on_spark(run, tables: SparkTables) -> dict[str, tuple[list[str], list[
         as_of = parse_as_of(run.as_of)
         for table in ordered:
             assert table.select is not None, f"{table.name} has no one-query form"
-            assert tables.build(
-                table.name, table.select, params={"as_of": as_of}, graph=table.graph
+            check = spark_check(tables, table.key, table.schema)
+            built = tables.build(
+                table.name, table.select, check, params={"as_of": as_of}, graph=table.graph
             )
+            assert built, f"{table.name}: its Pandera check failed on Spark"
             compared[table.name] = (
                 sorted_rows(tables.rows(table.name)),
                 sorted_rows(con.execute(f"SELECT * FROM {table.name}").fetchall()),
