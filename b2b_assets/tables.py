@@ -21,7 +21,13 @@ from b2b_assets import generations
 from b2b_assets.checks.specs import schema_check_spec
 from b2b_assets.columns import Column, column_metadata, table_schema
 from b2b_assets.identity.components import COMPONENTS, Graph, find_components
-from b2b_assets.layers import POOL, LayerMember, build_layer_asset, code_reference
+from b2b_assets.layers import (
+    POOL,
+    LayerMember,
+    build_layer_asset,
+    code_reference,
+    in_dependency_order,
+)
 from b2b_assets.publish import publish_on, table_name
 from b2b_assets.sql import scalar
 from b2b_assets.sql_deps import asset_deps
@@ -150,6 +156,13 @@ def table_member(spec: TableAsset, group: str) -> LayerMember:
         )
 
     return LayerMember(asset_spec, [schema_check_spec(spec.key, spec.name)], run)
+
+
+def in_build_order(tables: Sequence[TableAsset]) -> list[TableAsset]:
+    """The tables, each after the tables it reads, as their layer steps build them."""
+    by_key = {table.key: table for table in tables}
+    members = [table_member(table, "order") for table in tables]
+    return [by_key[member.key] for member in in_dependency_order(members)]
 
 
 def build_table_layer(name: str, tables: Sequence[TableAsset]) -> AssetsDefinition:

@@ -41,22 +41,20 @@ from b2b_assets.engines.spark import (
 )
 from b2b_assets.identity.components import COMPONENTS, find_components
 from b2b_assets.identity.tables import identity_tables
-from b2b_assets.layers import in_dependency_order
 from b2b_assets.model.tables import model_tables
 from b2b_assets.profiles.tables import profile_tables
 from b2b_assets.settings import parse_as_of
 from b2b_assets.sources.config import load_sources
 from b2b_assets.sources.sql_macros import install_macros
-from b2b_assets.tables import TableAsset, table_member
+from b2b_assets.tables import TableAsset, in_build_order
 from benchmarks.bench import materialize_command, run_environment
 
 
 def layer_tables(data: Path) -> list[TableAsset]:
     config = load_sources(data / "sources.yaml")
-    tables = [*model_tables(config), *identity_tables(config), *profile_tables(config)]
-    by_key = {t.key: t for t in tables}
-    members = [table_member(t, "layer") for t in tables]
-    return [by_key[m.key] for m in in_dependency_order(members)]
+    return in_build_order(
+        [*model_tables(config), *identity_tables(config), *profile_tables(config)]
+    )
 
 
 def build_raw(data: Path, as_of: str, folder: Path) -> Path:

@@ -130,7 +130,6 @@ def _ordered_list(node: exp.ArrayAgg) -> exp.Expression:
 
 
 FUNCTIONS: dict[str, Callable[[list[exp.Expression]], exp.Expression]] = {
-    "regexp_full_match": _regexp_full_match,
     "json_valid": _json_valid,
     "error": _error,
     "strlen": lambda args: exp.Anonymous(this="octet_length", expressions=args),

@@ -78,13 +78,12 @@ def spark_session(settings: SparkSettings, app_name: str = "b2b_assets") -> Spar
     builder = (
         builder.remote(settings.remote) if settings.remote else builder.master(settings.master)
     )
-    session = (
+    return (
         builder.config("spark.sql.warehouse.dir", str(settings.warehouse))
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.showConsoleProgress", "false")
         .getOrCreate()
     )
-    return session
 
 
 def table_parts(name: str) -> tuple[str, str]:

@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 
 from b2b_assets import generations
+from b2b_assets.model.sql_parts import union
 from b2b_assets.sql import quoted, scalar, table_exists
 
 STATE_DDL = """
@@ -68,8 +69,7 @@ def _rows_of_loads(quoted: str) -> str:
 
 def whole_select(parts: Sequence[RawPart], empty_select: str) -> str:
     """The table built whole from its raw parts, as one query."""
-    selects = [part.select.format(rows=quoted(part.raw_table)) for part in parts]
-    return "\nUNION ALL BY NAME\n".join(f"({s})" for s in selects) or empty_select
+    return union([part.select.format(rows=quoted(part.raw_table)) for part in parts], empty_select)
 
 
 def build_by_load(

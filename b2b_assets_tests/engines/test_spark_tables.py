@@ -19,12 +19,11 @@ import pytest
 
 from b2b_assets.engines.spark import SparkTables, duckdb_relations, spark_check
 from b2b_assets.identity.tables import identity_tables
-from b2b_assets.layers import in_dependency_order
 from b2b_assets.model.tables import model_tables
 from b2b_assets.profiles.tables import profile_tables
 from b2b_assets.settings import parse_as_of
 from b2b_assets.sources.config import load_sources
-from b2b_assets.tables import TableAsset
+from b2b_assets.tables import TableAsset, in_build_order
 
 pytest.importorskip("pyspark")
 pytestmark = pytest.mark.spark
@@ -53,8 +52,11 @@ def sorted_rows(rows: list[tuple]) -> list[str]:
 
 
 def layer_tables(data_dir: Path) -> list[TableAsset]:
+    """The model, identity and profile tables, in the order their steps build them."""
     config = load_sources(data_dir / "sources.yaml")
-    return [*model_tables(config), *identity_tables(config), *profile_tables(config)]
+    return in_build_order(
+        [*model_tables(config), *identity_tables(config), *profile_tables(config)]
+    )
 
 
 def build_on_spark(run, tables: SparkTables) -> dict[str, tuple[list[str], list[str]]]:
@@ -66,15 +68,8 @@ def build_on_spark(run, tables: SparkTables) -> dict[str, tuple[list[str], list[
         for name in duckdb_relations(con, "raw"):
             tables.copy_from_duckdb(con, name)
         compared = {}
-        members = layer_tables(run.data_dir)
-        by_key = {t.key: t for t in members}
-        from b2b_assets.tables import table_member
-
-        ordered = [
-            by_key[m.key] for m in in_dependency_order([table_member(t, "x") for t in members])
-        ]
         as_of = parse_as_of(run.as_of)
-        for table in ordered:
+        for table in layer_tables(run.data_dir):
             assert table.select is not None, f"{table.name} has no one-query form"
             check = spark_check(tables, table.key, table.schema)
             built = tables.build(
