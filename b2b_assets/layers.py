@@ -13,9 +13,10 @@ import inspect
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from graphlib import TopologicalSorter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 from dagster import (
@@ -37,19 +38,25 @@ from b2b_assets.publish import is_published
 from b2b_assets.resources import DuckDBWarehouse, RunSettings
 from b2b_assets.sources.sql_macros import install_macros
 
+if TYPE_CHECKING:
+    from b2b_assets.engines.spark import SparkTables
+
 FAILED_ASSETS = "failed_assets"  # metadata of a failed layer step: asset -> cause
 POOL = "duckdb"  # one writer at a time on the warehouse, across runs (see dagster.yaml)
 
 Run = Callable[[duckdb.DuckDBPyConnection, AssetExecutionContext], MaterializeResult]
+SparkRun = Callable[["SparkTables", AssetExecutionContext], MaterializeResult]
 
 
 @dataclass(frozen=True)
 class LayerMember:
-    """One asset of a layer step: its spec, its checks and how it is built on a connection."""
+    """One asset of a layer step: its spec, its checks and how it is built on a DuckDB
+    connection (`run`) and on Spark (`run_on_spark`)."""
 
     spec: AssetSpec
     check_specs: Sequence[AssetCheckSpec]
     run: Run
+    run_on_spark: SparkRun | None = None
 
     @property
     def key(self) -> AssetKey:
@@ -114,19 +121,33 @@ def build_layer_asset(
     )
     def _layer(context: AssetExecutionContext, warehouse: DuckDBWarehouse, settings: RunSettings):
         # `settings` is read by the members through `context.resources`.
+        if settings.engine_name() == "spark":
+            from b2b_assets.engines.spark import shared_tables
+
+            tables = shared_tables()
+            yield from run_members(context, ordered, partial(_run_on_spark, tables, context))
+            return
         with warehouse.connect() as con:
             install_macros(con)
             if prepare is not None:
                 prepare(con, context)
-            yield from run_members(context, con, ordered)
+            yield from run_members(context, ordered, lambda member: member.run(con, context))
 
     return _layer
 
 
+def _run_on_spark(
+    tables: "SparkTables", context: AssetExecutionContext, member: LayerMember
+) -> MaterializeResult:
+    if member.run_on_spark is None:
+        raise Failure(description=f"{member.key.to_user_string()} has no form that runs on Spark")
+    return member.run_on_spark(tables, context)
+
+
 def run_members(
     context: AssetExecutionContext,
-    con: duckdb.DuckDBPyConnection,
     ordered: Sequence[LayerMember],
+    build: Callable[[LayerMember], MaterializeResult],
 ) -> Iterator[MaterializeResult]:
     """Build the selected members in order; what reads a failed member is not built."""
     selected = context.selected_asset_keys
@@ -141,7 +162,7 @@ def run_members(
             context.log.warning(f"{member.key.to_user_string()}: not built, {stopped[member.key]}")
             continue
         try:
-            result = member.run(con, context)
+            result = build(member)
         except Failure as exc:
             stopped[member.key] = exc.description or str(exc)
             errors[member.key.to_user_string()] = stopped[member.key]

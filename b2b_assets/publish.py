@@ -96,7 +96,7 @@ def publish_on(
             validated = time.perf_counter()
             rows = scalar(con, f"SELECT count(*) FROM {table}")
             preview = markdown_preview(con, table)
-            blocking = [c.check_name for c in (check, *more) if _blocks(c)]
+            blocking = [c.check_name for c in (check, *more) if blocks(c)]
             if not blocking:
                 con.execute("COMMIT")
             else:
@@ -129,5 +129,6 @@ def is_published(result: MaterializeResult) -> bool:
     return bool(getattr(value, "value", value))
 
 
-def _blocks(result: AssetCheckResult) -> bool:
+def blocks(result: AssetCheckResult) -> bool:
+    """Whether a check result stops its table being published."""
     return not result.passed and result.severity == AssetCheckSeverity.ERROR

@@ -92,9 +92,17 @@ class RunSettings(ConfigurableResource):
         "(empty: B2B_AS_OF, else now).",
     )
     outbox: str = Field(default="", description="The outbox folder (empty: B2B_OUTBOX).")
+    engine: str = Field(
+        default="", description="Where the layers are built: duckdb or spark (empty: B2B_ENGINE)."
+    )
 
     def as_of_instant(self) -> datetime:
         return parse_as_of(self.as_of) if self.as_of.strip() else load_settings().as_of
+
+    def engine_name(self) -> str:
+        from b2b_assets.engines.spark import engine_name
+
+        return engine_name({"B2B_ENGINE": self.engine} if self.engine.strip() else None)
 
     def outbox_folder(self) -> Path:
         return Path(self.outbox).expanduser().resolve() if self.outbox else load_settings().outbox

@@ -14,6 +14,7 @@ from dagster import (
     AssetsDefinition,
     AssetSpec,
     AutomationCondition,
+    Failure,
     MaterializeResult,
 )
 
@@ -34,6 +35,8 @@ from b2b_assets.sql_deps import asset_deps
 
 if TYPE_CHECKING:
     import pandera.polars as pa
+
+    from b2b_assets.engines.spark import SparkTables
 
 __all__ = ["POOL", "DOWNSTREAM", "TableAsset", "build_table_layer", "table_key"]
 
@@ -112,6 +115,33 @@ class TableAsset:
         return result
 
 
+def run_table_on_spark(
+    spec: TableAsset, tables: SparkTables, context: AssetExecutionContext
+) -> MaterializeResult:
+    """Build the table's one query on Spark (translated; the components of its graph found
+    there first) and publish it if its check passes; its facts are asked of the new table."""
+    from b2b_assets.engines.spark_publish import publish_on_spark
+
+    if spec.select is None:
+        raise Failure(description=f"{spec.name} has no one-query form to run on Spark")
+    params: dict[str, Any] = {}
+    if "$as_of" in spec.select:
+        params["as_of"] = context.resources.settings.as_of_instant()
+
+    def build():
+        if spec.graph is not None:
+            tables.components(spec.graph)
+        return tables.sql(spec.select, params)
+
+    def facts() -> dict[str, Any]:
+        return {name: tables.sql(query).first()[0] for name, query in spec.facts.items()}
+
+    as_of = {"as_of": params["as_of"].isoformat()} if params else {}
+    return publish_on_spark(
+        tables, spec.key, context.log, spec.schema, build, extra=as_of, after=facts
+    )
+
+
 def write_keys_plainly(con: duckdb.DuckDBPyConnection) -> None:
     """Write without DuckDB's dictionary-FSST string encoding, which finds little to share
     in distinct keys and nearly doubles the cost of writing them (b2b.person at scale 1:
@@ -155,7 +185,12 @@ def table_member(spec: TableAsset, group: str) -> LayerMember:
             scope=spec.scope,
         )
 
-    return LayerMember(asset_spec, [schema_check_spec(spec.key, spec.name)], run)
+    return LayerMember(
+        asset_spec,
+        [schema_check_spec(spec.key, spec.name)],
+        run,
+        run_on_spark=lambda tables, context: run_table_on_spark(spec, tables, context),
+    )
 
 
 def in_build_order(tables: Sequence[TableAsset]) -> list[TableAsset]:

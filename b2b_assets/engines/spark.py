@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -25,12 +26,12 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 import polars as pl
-from dagster import AssetKey
+from dagster import AssetCheckResult, AssetKey
 
 from b2b_assets.engines.dialect import to_spark
 from b2b_assets.identity.components import COMPONENTS, Graph
-from b2b_assets.settings import SettingsError
-from b2b_assets.sql import literal, quoted, utc_frame
+from b2b_assets.settings import SettingsError, load_settings
+from b2b_assets.sql import literal, markdown_table, quoted, utc_frame
 
 if TYPE_CHECKING:
     import pandera.polars as pa
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 ENGINES = ("duckdb", "spark")
 DEFAULT_MASTER = "local[*]"
 STAGING = "_staging"
+PREVIEW_ROWS = 10
 _NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
 
@@ -84,6 +86,23 @@ def spark_session(settings: SparkSettings, app_name: str = "b2b_assets") -> Spar
         .config("spark.ui.showConsoleProgress", "false")
         .getOrCreate()
     )
+
+
+_shared: dict[str, SparkTables] = {}
+
+
+def shared_tables(settings: SparkSettings | None = None) -> SparkTables:
+    """The process's session and the tables of the warehouse `settings` (default: the
+    environment's) names, made on first use; a warehouse used for the first time, or again
+    after another, has its tables put in the session's catalog."""
+    settings = settings or SparkSettings.from_env(load_settings().data_dir)
+    current = _shared.get("current")
+    if current is not None and current.warehouse == settings.warehouse:
+        return current
+    tables = SparkTables(spark_session(settings), settings.warehouse)
+    tables.register_existing()
+    _shared["current"] = tables
+    return tables
 
 
 def table_parts(name: str) -> tuple[str, str]:
@@ -213,6 +232,31 @@ class SparkTables:
         self.register(name)
         return True
 
+    def replace_partition(self, name: str, column: str, value: str, frame: DataFrame) -> None:
+        """Replace one partition (`<column>=<value>/`) of table `name` with `frame`'s rows,
+        swapped in as `publish` swaps a table; the other partitions stay."""
+        if not _NAME.fullmatch(value):
+            raise ValueError(f"{value!r} is not a partition value of {name}")
+        target = self.location(name) / f"{column}={value}"
+        staging = self.location(name).parent / STAGING / f"{value}-{uuid.uuid4().hex[:12]}"
+        staging.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            frame.write.mode("error").parquet(staging.as_uri())
+            retired = staging.with_name(f"{staging.name}-retired")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.exists():
+                target.rename(retired)
+            staging.rename(target)
+            shutil.rmtree(retired, ignore_errors=True)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        self.register(name)
+
+    def append(self, name: str, frame: DataFrame) -> None:
+        """Add `frame`'s rows to table `name` (a log: new files beside the old)."""
+        frame.write.mode("append").parquet(self.location(name).as_uri())
+        self.register(name)
+
     def build(
         self,
         name: str,
@@ -274,14 +318,31 @@ class SparkQueries:
             yield pl.DataFrame(chunk, schema=schema, orient="row")
 
 
-def spark_check(tables: SparkTables, key: AssetKey, schema: pa.DataFrameSchema) -> Check:
-    """The table's blocking Pandera check, run on what a Spark build wrote."""
+class SparkCheck:
+    """A table's blocking Pandera check on what a Spark build wrote (a `Check`); after the
+    call it holds the result, the rows written and a preview of the first of them."""
 
-    def check(written: DataFrame) -> bool:
+    def __init__(self, tables: SparkTables, key: AssetKey, schema: pa.DataFrameSchema):
+        self.tables, self.key, self.schema = tables, key, schema
+        self.result: AssetCheckResult | None = None
+        self.rows = 0
+        self.preview = ""
+        self.seconds = 0.0
+
+    def __call__(self, written: DataFrame) -> bool:
         from b2b_assets.checks.pandera_checks import validate_table
 
-        view = f"_checked_{'_'.join(key.path)}"
+        started = time.perf_counter()
+        view = f"_checked_{'_'.join(self.key.path)}"
         written.createOrReplaceTempView(view)
-        return validate_table(SparkQueries(tables), key, view, schema).passed
+        self.result = validate_table(SparkQueries(self.tables), self.key, view, self.schema)
+        self.rows = int(written.count())
+        first = written.limit(PREVIEW_ROWS).collect()
+        self.preview = markdown_table(written.columns, [tuple(row) for row in first])
+        self.seconds = time.perf_counter() - started
+        return self.result.passed
 
-    return check
+
+def spark_check(tables: SparkTables, key: AssetKey, schema: pa.DataFrameSchema) -> SparkCheck:
+    """The table's blocking Pandera check, run on what a Spark build wrote."""
+    return SparkCheck(tables, key, schema)

@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING
 
 from b2b_assets.engines.spark import SparkTables
 from b2b_assets.sources.catalog import ObjectSpec
-from b2b_assets.sources.reader import ExtractError, ReadContext, map_columns, staged_rows_select
+from b2b_assets.sources.reader import (
+    ExtractError,
+    Malformed,
+    ReadContext,
+    map_columns,
+    read_rows_with_python,
+    staged_rows_select,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -41,22 +48,44 @@ def numbered_csv(tables: SparkTables, path: Path, width: int) -> DataFrame:
     )
 
 
-def read_csv_file(
+def numbered_parquet(tables: SparkTables, path: Path) -> DataFrame:
+    """A Parquet file's rows with their 1-based `_row_number`."""
+    from pyspark.sql.types import LongType, StructField, StructType
+
+    rows = tables.spark.read.parquet(path.as_uri())
+    numbered = rows.rdd.zipWithIndex().map(lambda pair: (*pair[0], pair[1] + 1))
+    schema = StructType([*rows.schema.fields, StructField("_row_number", LongType())])
+    return tables.spark.createDataFrame(numbered, schema)
+
+
+def read_landing_file(
     tables: SparkTables,
     spec: ObjectSpec,
     path: Path,
     header: list[str],
     ctx: ReadContext,
     loaded_at: datetime,
-) -> DataFrame:
-    """The rows of one CSV landing file as its raw part holds them."""
+) -> tuple[DataFrame, list[Malformed]]:
+    """The rows of one landing file (CSV or Parquet) as its raw part holds them, and the rows
+    that do not parse. A CSV file Spark's reader rejects (a row with too many or too few
+    fields, say) is read again row by row by Python's csv module, as DuckDB's reader does,
+    which quarantines the rows that do not parse; only such a file passes through the
+    driver."""
     positions = map_columns(path, header, spec)
     scan = f"_scan_{abs(hash(str(path)))}"
+    parquet = path.suffix.lower() == ".parquet"
+    malformed: list[Malformed] = []
     try:
-        numbered_csv(tables, path, len(header)).createOrReplaceTempView(scan)
+        scanned = (
+            numbered_parquet(tables, path) if parquet else numbered_csv(tables, path, len(header))
+        ).localCheckpoint()
     except Exception as exc:  # Spark's errors name the file
-        raise ExtractError(f"{path}: cannot be read: {exc}") from exc
-    select = staged_rows_select(spec, positions, header, False, ctx, scan)
+        if parquet:
+            raise ExtractError(f"{path}: cannot be read: {exc}") from exc
+        rows, malformed = read_rows_with_python(path, header)
+        scanned = tables.spark.createDataFrame(rows)
+    scanned.createOrReplaceTempView(scan)
+    select = staged_rows_select(spec, positions, header, parquet, ctx, scan)
     params = {
         "instance": ctx.instance,
         "file_name": str(path),
@@ -65,4 +94,4 @@ def read_csv_file(
         "instances": list(ctx.instances),
         "salesforce": list(ctx.salesforce_instances),
     }
-    return tables.sql(select, params)
+    return tables.sql(select, params), malformed

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 from dagster import (
@@ -26,7 +26,7 @@ from b2b_assets.checks.schemas import raw_columns, raw_schema
 from b2b_assets.checks.specs import schema_check_spec
 from b2b_assets.columns import column_metadata
 from b2b_assets.layers import LayerMember, build_layer_asset, code_reference
-from b2b_assets.publish import publish_on
+from b2b_assets.publish import is_published, publish_on
 from b2b_assets.sources.catalog import FX_RATES, OBJECTS_BY_TYPE, ObjectSpec
 from b2b_assets.sources.config import SourceInstance, SourcesConfig, landing_dir
 from b2b_assets.sources.landing_names import (
@@ -59,6 +59,9 @@ from b2b_assets.sources.reader import (
 from b2b_assets.sql import literal, table_exists
 from b2b_assets.tables import DOWNSTREAM
 
+if TYPE_CHECKING:
+    from b2b_assets.engines.spark import SparkTables
+
 FX_RATES_KEY = AssetKey(["raw", "fx_rates"])
 
 
@@ -88,10 +91,13 @@ class RawLoad:
         return raw_key(self.instance, self.spec)
 
     def context(self, con: duckdb.DuckDBPyConnection, run_id: str) -> ReadContext:
+        return self.context_with(_known_currencies(con), run_id)
+
+    def context_with(self, currencies: tuple[str, ...], run_id: str) -> ReadContext:
         return ReadContext(
             instance=self.instance,
             normalize_sf_ids=self.normalize_sf_ids,
-            currencies=_known_currencies(con),
+            currencies=currencies,
             instances=self.known_instances,
             run_id=run_id,
             salesforce_instances=self.salesforce_instances,
@@ -214,21 +220,7 @@ def raw_member(
             problems = describe_problems(result, label)
             if problems:
                 context.log.warning(problems)
-            return {
-                "rows_read": result.rows_read,
-                "rows_kept": result.rows_kept,
-                "rows_quarantined": result.rows_quarantined,
-                "quarantine_reasons": MetadataValue.json(dict(result.reasons)),
-                "files": MetadataValue.json(result.files),
-                "empty_files_skipped": len(result.skipped_files),
-                "load": result.mode,
-                "read_seconds": round(result.read_seconds, 3),
-                "malformed_references": MetadataValue.json(result.malformed_references),
-                "unknown_landing_files": MetadataValue.json(unknown),
-                FINGERPRINT: fingerprint(
-                    landed_files(folder, result.stamps, nested=bool(instance))
-                ),
-            }
+            return load_metadata(result, folder, unknown, nested=bool(instance))
 
         def checks(con) -> list[AssetCheckResult]:
             results = [
@@ -269,7 +261,64 @@ def raw_member(
                 allow_retries=False,
             ) from None
 
-    return LayerMember(spec_of_asset, check_specs, _raw)
+    def _raw_on_spark(tables: "SparkTables", context: AssetExecutionContext):
+        from b2b_assets.engines.spark import SparkQueries
+        from b2b_assets.engines.spark_publish import publish_on_spark
+        from b2b_assets.engines.spark_raw import known_currencies, read_object, record_load
+
+        unknown = [note.message for note in (landing_notes() if landing_notes else [])]
+        ctx = load.context_with(known_currencies(tables), context.run_id)
+        try:
+            read = read_object(tables, folder, spec, ctx)
+        except ExtractError as exc:
+            raise Failure(
+                description=f"{exc}\nNothing below {key.to_user_string()} is built until this is fixed.",
+                allow_retries=False,
+            ) from None
+        result = read.result
+        problems = describe_problems(result, label)
+        if problems:
+            context.log.warning(problems)
+        queries = SparkQueries(tables)
+        checks = [
+            quarantine_check(
+                queries, key, result, label, instance, spec.name, max_quarantined, "_quarantined"
+            ),
+            *([landing_check(key, unknown)] if reports_landing else []),
+        ]
+        materialized = publish_on_spark(
+            tables,
+            key,
+            context.log,
+            raw_schema(spec, table),
+            lambda: read.kept,
+            checks=checks,
+            extra=load_metadata(result, folder, unknown, nested=bool(instance)),
+        )
+        if is_published(materialized):
+            record_load(tables, read, spec, ctx)
+        return materialized
+
+    return LayerMember(spec_of_asset, check_specs, _raw, run_on_spark=_raw_on_spark)
+
+
+def load_metadata(
+    result: ReadResult, folder: Path, unknown: list[str], nested: bool
+) -> dict[str, Any]:
+    """What a raw asset's materialization says of its load."""
+    return {
+        "rows_read": result.rows_read,
+        "rows_kept": result.rows_kept,
+        "rows_quarantined": result.rows_quarantined,
+        "quarantine_reasons": MetadataValue.json(dict(result.reasons)),
+        "files": MetadataValue.json(result.files),
+        "empty_files_skipped": len(result.skipped_files),
+        "load": result.mode,
+        "read_seconds": round(result.read_seconds, 3),
+        "malformed_references": MetadataValue.json(result.malformed_references),
+        "unknown_landing_files": MetadataValue.json(unknown),
+        FINGERPRINT: fingerprint(landed_files(folder, result.stamps, nested=nested)),
+    }
 
 
 def source_loads(data_dir: Path, config: SourcesConfig) -> list[tuple[SourceInstance, RawLoad]]:

@@ -19,8 +19,9 @@ from dagster import (
     MetadataValue,
 )
 
+from b2b_assets.engines.queries import Queries, queries_of
 from b2b_assets.sources.reader import SUPERSEDED, ReadResult
-from b2b_assets.sql import markdown_table
+from b2b_assets.sql import literal, markdown_table
 
 QUARANTINE_CHECK = "quarantine"
 LANDING_CHECK = "landing_files"
@@ -54,24 +55,23 @@ def problem_counts(result: ReadResult) -> dict[str, int]:
 
 
 def quarantine_examples(
-    con: duckdb.DuckDBPyConnection, instance: str, object_name: str
+    con: duckdb.DuckDBPyConnection | Queries,
+    instance: str,
+    object_name: str,
+    relation: str = "raw.quarantine",
 ) -> list[tuple[Any, ...]]:
-    """(reason, rows, file, row, problems, record) for the first rows of each reason."""
-    return con.execute(
-        """SELECT reason, n, parse_filename(file_name), row_number, problems, record
-           FROM (SELECT *, count(*) OVER (PARTITION BY reason) AS n,
-                        row_number() OVER (PARTITION BY reason
-                                           ORDER BY file_name, row_number) AS rank
-                 FROM raw.quarantine
-                 WHERE source_instance = $instance AND object = $object AND reason <> $superseded)
-           WHERE rank <= $shown ORDER BY n DESC, reason, rank""",
-        {
-            "instance": instance,
-            "object": object_name,
-            "superseded": SUPERSEDED,
-            "shown": EXAMPLES_PER_REASON,
-        },
-    ).fetchall()
+    """(reason, rows, file, row, problems, record) for the first rows of each reason of the
+    object's quarantine rows in `relation`."""
+    return queries_of(con).rows(
+        f"""SELECT reason, n, regexp_extract(file_name, '([^/]*)$', 1), row_number, problems, record
+            FROM (SELECT *, count(*) OVER (PARTITION BY reason) AS n,
+                         row_number() OVER (PARTITION BY reason
+                                            ORDER BY file_name, row_number) AS rank
+                  FROM {relation}
+                  WHERE source_instance = {literal(instance)} AND object = {literal(object_name)}
+                    AND reason <> {literal(SUPERSEDED)})
+            WHERE rank <= {EXAMPLES_PER_REASON} ORDER BY n DESC, reason, rank"""
+    )
 
 
 def describe_problems(result: ReadResult, object_label: str) -> str:
@@ -88,15 +88,17 @@ def describe_problems(result: ReadResult, object_label: str) -> str:
 
 
 def quarantine_check(
-    con: duckdb.DuckDBPyConnection,
+    con: duckdb.DuckDBPyConnection | Queries,
     key: AssetKey,
     result: ReadResult,
     object_label: str,
     instance: str,
     object_name: str,
     limit: float | None,
+    relation: str = "raw.quarantine",
 ) -> AssetCheckResult:
-    """Passes on a clean load; WARN with counts and examples; ERROR above the limit."""
+    """Passes on a clean load; WARN with counts and examples (from `relation`); ERROR above
+    the limit."""
     problems = problem_counts(result)
     quarantined = sum(problems.values())
     share = quarantined / result.rows_read if result.rows_read else 0.0
@@ -118,7 +120,7 @@ def quarantine_check(
     if limit is not None:
         metadata["max_quarantined"] = limit
     if quarantined:
-        examples = quarantine_examples(con, instance, object_name)
+        examples = quarantine_examples(con, instance, object_name, relation)
         metadata["examples"] = MetadataValue.md(
             markdown_table(["reason", "rows", "file", "row", "problems", "record"], examples)
         )

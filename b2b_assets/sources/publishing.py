@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 
+from b2b_assets.engines.queries import Queries, queries_of
 from b2b_assets.sources import parts
 from b2b_assets.sources.catalog import Column, ObjectSpec
 from b2b_assets.sources.reader import (
@@ -51,7 +52,7 @@ def publish_object(
     """
     for ddl in (QUARANTINE_DDL, ACCOUNTING_DDL, LOADED_FILES_DDL, LOADED_FILES_PART):
         con.execute(ddl)
-    rows = _RowSql(spec, ctx)
+    rows = RowSql(spec, ctx)
     _record_files(con, result)
     if result.mode == "full":
         _replace_rows(con, rows, result)
@@ -72,7 +73,7 @@ def reference_columns(spec: ObjectSpec, ctx: ReadContext) -> list[Column]:
 
 
 def count_malformed_references(
-    con: duckdb.DuckDBPyConnection, spec: ObjectSpec, ctx: ReadContext, table: str
+    con: duckdb.DuckDBPyConnection | Queries, spec: ObjectSpec, ctx: ReadContext, table: str
 ) -> dict[str, int]:
     """Rows of the table whose reference to a Salesforce record is not shaped like an id, per
     column (the rows are kept: such a reference links to nothing)."""
@@ -83,12 +84,12 @@ def count_malformed_references(
         f'count(*) FILTER (WHERE "{c.field}" IS NOT NULL AND NOT sf_id_shaped("{c.field}"))'
         for c in columns
     )
-    row = con.execute(f"SELECT {counts} FROM {table}").fetchone() or ()
+    row = queries_of(con).rows(f"SELECT {counts} FROM {table}")[0]
     return {c.name: int(n) for c, n in zip(columns, row, strict=True) if n}
 
 
 @dataclass(frozen=True)
-class _RowSql:
+class RowSql:
     """SQL fragments over an object's rows: key, winner order, fields, record as JSON."""
 
     spec: ObjectSpec
@@ -117,21 +118,29 @@ class _RowSql:
     def params(self) -> dict[str, str]:
         return {"instance": self.ctx.instance, "object": self.spec.name, "run_id": self.ctx.run_id}
 
+    @property
+    def loser_params(self) -> dict[str, str]:
+        return {**self.params, "key_names": " + ".join(self.spec.key), "superseded": SUPERSEDED}
+
+    def losers_quarantined(self, rows_of: str) -> str:
+        """The quarantine rows of the rows of `rows_of` that `_losers` names (a later row with
+        their key won); parameters `loser_params`."""
+        return f"""SELECT $instance AS source_instance, $object AS object,
+                          _file_name AS file_name, _row_number AS row_number,
+                          $superseded AS reason,
+                          ['superseded by a row with the same ' || $key_names
+                           || ' (latest {self.spec.updated_at or "row"} wins)'] AS problems,
+                          {self.record} AS record, now() AS loaded_at, $run_id AS run_id
+                   FROM {rows_of} SEMI JOIN _losers USING (_file_name, _row_number)"""
+
     def quarantine_losers(self, con: duckdb.DuckDBPyConnection, rows_of: str) -> None:
-        """Quarantine the rows of `rows_of` that `_losers` names: a later row with their key won."""
+        """Quarantine the rows of `rows_of` that `_losers` names."""
         con.execute(
-            f"""INSERT INTO raw.quarantine
-                SELECT $instance, $object, _file_name, _row_number,
-                       $superseded,
-                       ['superseded by a row with the same ' || $key_names
-                        || ' (latest {self.spec.updated_at or "row"} wins)'],
-                       {self.record}, now(), $run_id
-                FROM {rows_of} SEMI JOIN _losers USING (_file_name, _row_number)""",
-            {**self.params, "key_names": " + ".join(self.spec.key), "superseded": SUPERSEDED},
+            f"INSERT INTO raw.quarantine {self.losers_quarantined(rows_of)}", self.loser_params
         )
 
 
-def _malformed_table(malformed: list[Malformed]):
+def malformed_table(malformed: list[Malformed]):
     import pyarrow as pa
 
     names = ("file_name", "row_number", "reason", "problems", "record")
@@ -144,10 +153,10 @@ def _malformed_table(malformed: list[Malformed]):
     )
 
 
-def _quarantine_staged(con: duckdb.DuckDBPyConnection, rows: _RowSql, result: ReadResult) -> None:
+def _quarantine_staged(con: duckdb.DuckDBPyConnection, rows: RowSql, result: ReadResult) -> None:
     """Quarantine the staged rows that did not parse or break a reading rule."""
     if result.malformed:
-        con.register("_malformed_rows", _malformed_table(result.malformed))
+        con.register("_malformed_rows", malformed_table(result.malformed))
         try:
             con.execute(
                 """INSERT INTO raw.quarantine
@@ -158,22 +167,30 @@ def _quarantine_staged(con: duckdb.DuckDBPyConnection, rows: _RowSql, result: Re
             )
         finally:
             con.unregister("_malformed_rows")
-    con.execute(
-        f"""INSERT INTO raw.quarantine
-           SELECT $instance, $object, _file_name, _row_number,
-                  split_part(_problems[1], ':', 1) || ':' || split_part(_problems[1], ':', 2),
-                  _problems, _record, now(), $run_id
-           FROM {result.staged} WHERE _problems IS NOT NULL""",
-        rows.params,
-    )
+    con.execute(f"INSERT INTO raw.quarantine {problems_quarantined(result.staged)}", rows.params)
 
 
-def _rank_losers(con: duckdb.DuckDBPyConnection, rows: _RowSql, candidates: str) -> None:
-    """`_losers`: the rows of `candidates` that share a key with a row that wins. Ranking only
-    the duplicated keys keeps the common case (unique keys) to one hash aggregate."""
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _losers AS
-            WITH candidates AS ({candidates}),
+def problems_quarantined(staged: str) -> str:
+    """The quarantine rows of the staged rows with problems (parameters `RowSql.params`)."""
+    return f"""SELECT $instance AS source_instance, $object AS object,
+                      _file_name AS file_name, _row_number AS row_number,
+                      split_part(_problems[1], ':', 1) || ':' || split_part(_problems[1], ':', 2)
+                          AS reason,
+                      _problems AS problems, _record AS record, now() AS loaded_at,
+                      $run_id AS run_id
+               FROM {staged} WHERE _problems IS NOT NULL"""
+
+
+def _rank_losers(con: duckdb.DuckDBPyConnection, rows: RowSql, candidates: str) -> None:
+    """`_losers`: see `losers_select`."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _losers AS {losers_select(rows, candidates)}")
+
+
+def losers_select(rows: RowSql, candidates: str) -> str:
+    """The rows (`_file_name`, `_row_number`) of `candidates` that share a key with a row that
+    wins. Ranking only the duplicated keys keeps the common case (unique keys) to one hash
+    aggregate."""
+    return f"""WITH candidates AS ({candidates}),
             duplicated AS (SELECT {rows.key} FROM candidates GROUP BY ALL HAVING count(*) > 1)
             SELECT _file_name, _row_number FROM (
                 SELECT _file_name, _row_number,
@@ -181,10 +198,9 @@ def _rank_losers(con: duckdb.DuckDBPyConnection, rows: _RowSql, candidates: str)
                                           ORDER BY {rows.winner_order}) AS _rank
                 FROM candidates SEMI JOIN duplicated USING ({rows.key})
             ) WHERE _rank > 1"""
-    )
 
 
-def _replace_rows(con: duckdb.DuckDBPyConnection, rows: _RowSql, result: ReadResult) -> None:
+def _replace_rows(con: duckdb.DuckDBPyConnection, rows: RowSql, result: ReadResult) -> None:
     """The load's parts, without their quarantined rows, become the raw table."""
     staged = result.staged
     con.execute(
@@ -200,7 +216,7 @@ def _replace_rows(con: duckdb.DuckDBPyConnection, rows: _RowSql, result: ReadRes
     publish_loaded_parts(con, result.table, result.empty)
 
 
-def _append_rows(con: duckdb.DuckDBPyConnection, rows: _RowSql, result: ReadResult) -> None:
+def _append_rows(con: duckdb.DuckDBPyConnection, rows: RowSql, result: ReadResult) -> None:
     """Add the new files' parts; a key already in the table goes to whichever row wins, the
     other is quarantined (and superseded, if it was in the table)."""
     target, staged = result.table, result.staged

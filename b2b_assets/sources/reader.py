@@ -159,6 +159,18 @@ def find_object_files(folder: Path, spec: ObjectSpec) -> list[Path]:
     return files
 
 
+def required_object_files(folder: Path, spec: ObjectSpec, ctx: ReadContext) -> list[Path]:
+    """The object's files; none for a required object is an error naming what was expected."""
+    files = find_object_files(folder, spec)
+    if not files and spec.required:
+        raise ExtractError(
+            f"{folder / (spec.name + '.csv')}: required object {spec.name} of source "
+            f"{ctx.instance or 'reference data'!r} is missing (expected {spec.name}.csv, "
+            f"{spec.name}.parquet or a folder {spec.name}/ in {folder})"
+        )
+    return files
+
+
 def read_csv_header(path: Path) -> list[str] | None:
     """The header row of a CSV file, or None when the file is empty."""
     try:
@@ -619,6 +631,18 @@ def _load_with_python(
 ) -> tuple[int, list[Malformed]]:
     """Write the file's rows read by Python's csv module (`statement` reads `_python_rows`);
     returns the rows written and the rows that do not parse."""
+    table, malformed = read_rows_with_python(path, header)
+    con.register("_python_rows", table)
+    try:
+        rows = int(scalar(con, statement, params))
+    finally:
+        con.unregister("_python_rows")
+    return rows, malformed
+
+
+def read_rows_with_python(path: Path, header: list[str]):
+    """A CSV file's records read by Python's csv module, row by row: the rows that parse as
+    an Arrow table of text columns c0.. and `_row_number`, and the rows that do not."""
     width = len(header)
     columns: list[list[str | None]] = [[] for _ in range(width)]
     numbers: list[int] = []
@@ -651,13 +675,7 @@ def _load_with_python(
                 numbers.append(number)
                 continue
             malformed.append((str(path), number, problem[0], [problem[1]], text))
-    table = pa_table({f"c{i}": columns[i] for i in range(width)}, numbers)
-    con.register("_python_rows", table)
-    try:
-        rows = int(scalar(con, statement, params))
-    finally:
-        con.unregister("_python_rows")
-    return rows, malformed
+    return pa_table({f"c{i}": columns[i] for i in range(width)}, numbers), malformed
 
 
 def pa_table(columns: dict[str, list[str | None]], numbers: list[int]):
@@ -761,13 +779,7 @@ def plan_object(
     headers, and the folder of its parts."""
     table = f"raw.{raw_table_name(ctx.instance, spec)}"
     result = ReadResult(table=table, empty=empty_staged(spec))
-    files = find_object_files(folder, spec)
-    if not files and spec.required:
-        raise ExtractError(
-            f"{folder / (spec.name + '.csv')}: required object {spec.name} of source "
-            f"{ctx.instance or 'reference data'!r} is missing (expected {spec.name}.csv, {spec.name}.parquet "
-            f"or a folder {spec.name}/ in {folder})"
-        )
+    files = required_object_files(folder, spec, ctx)
     result.stamps = {str(path): file_stamp(path) for path in files}
     result.signature = reading_signature(spec, ctx)
     result.mode, to_read = plan_load(con, result.table, spec, result.stamps, result.signature)

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from b2b_assets.engines.spark import SparkTables
-from b2b_assets.engines.spark_reader import read_csv_file
+from b2b_assets.engines.spark_reader import read_landing_file
 from b2b_assets.sources.assets import source_loads
 from b2b_assets.sources.config import load_sources
 from b2b_assets.sources.reader import find_object_files, read_csv_header
@@ -45,7 +45,9 @@ def test_every_landing_file_reads_the_same_on_spark(run_name, request, spark, tm
                 header = read_csv_header(path) if path.suffix == ".csv" else None
                 if header is None:
                     continue
-                rows = read_csv_file(tables, load.spec, path, header, ctx, dt.datetime.now(dt.UTC))
+                rows, _ = read_landing_file(
+                    tables, load.spec, path, header, ctx, dt.datetime.now(dt.UTC)
+                )
                 on_spark = sorted_rows([tuple(r) for r in rows.drop("_loaded_at").collect()])
                 on_duckdb = sorted_rows(part_rows(con, path))
                 assert on_spark == on_duckdb, (path, set(on_spark) ^ set(on_duckdb))
