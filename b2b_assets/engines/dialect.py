@@ -117,16 +117,49 @@ def _ordered_list(node: exp.ArrayAgg) -> exp.Expression:
     collected beside their sort keys, the pairs sorted, and the values taken out."""
     order = node.this
     keys = list(order.expressions)
-    if any(k.args.get("desc") != keys[0].args.get("desc") for k in keys):
-        raise NotPortable("list(... ORDER BY) with both ascending and descending keys")
     fields = [exp.alias_(k.this.copy(), f"k{i}") for i, k in enumerate(keys)]
     fields.append(exp.alias_(order.this.copy(), "v"))
     pairs = exp.Anonymous(this="collect_list", expressions=[exp.Struct(expressions=fields)])
-    ascending = exp.Boolean(this=not keys[0].args.get("desc"))
-    ordered = exp.Anonymous(this="sort_array", expressions=[pairs, ascending])
+    if all(k.args.get("desc") == keys[0].args.get("desc") for k in keys):
+        ascending = exp.Boolean(this=not keys[0].args.get("desc"))
+        ordered = exp.Anonymous(this="sort_array", expressions=[pairs, ascending])
+    else:
+        ordered = sqlglot.parse_one(f"array_sort(_pairs, {_comparator(keys)})", read="spark")
+        ordered.find(exp.Column).replace(pairs)
     value = exp.Dot(this=exp.to_identifier("p"), expression=exp.to_identifier("v"))
     taken = exp.Lambda(this=value, expressions=[exp.to_identifier("p")])
     return exp.Anonymous(this="transform", expressions=[ordered, taken])
+
+
+def _list_slice(node: exp.Bracket) -> exp.Expression:
+    """DuckDB's `x[a:b]` (1-based, both ends included) as Spark's `slice(x, a, b - a + 1)`."""
+    bounds = node.expressions[0]
+    start, end = bounds.this, bounds.expression
+    if not all(isinstance(b, exp.Literal) and b.is_int and int(b.name) >= 1 for b in (start, end)):
+        raise NotPortable(f"a list slice with bounds other than positive numbers: {node.sql()}")
+    length = max(int(end.name) - int(start.name) + 1, 0)
+    return exp.Anonymous(
+        this="slice",
+        expressions=[node.this, exp.Literal.number(int(start.name)), exp.Literal.number(length)],
+    )
+
+
+def _comparator(keys: list[exp.Ordered]) -> str:
+    """A Spark comparator lambda of the (k0, k1, ..., v) pairs for keys in mixed directions,
+    NULL keys placed as DuckDB places them (last, unless NULLS FIRST)."""
+    compared = "0"
+    for index in reversed(range(len(keys))):
+        key = keys[index]
+        after = -1 if key.args.get("desc") else 1
+        null = -1 if key.args.get("nulls_first") else 1
+        left, right = f"l.k{index}", f"r.k{index}"
+        compared = (
+            f"CASE WHEN {left} IS NULL AND {right} IS NULL THEN {compared} "
+            f"WHEN {left} IS NULL THEN {null} WHEN {right} IS NULL THEN {-null} "
+            f"WHEN {left} < {right} THEN {-after} WHEN {left} > {right} THEN {after} "
+            f"ELSE {compared} END"
+        )
+    return f"(l, r) -> {compared}"
 
 
 FUNCTIONS: dict[str, Callable[[list[exp.Expression]], exp.Expression]] = {
@@ -164,6 +197,9 @@ def _spark_form(node: exp.Expression) -> exp.Expression:
         return _java_replacement(node)
     if isinstance(node, exp.ArrayAgg) and isinstance(node.this, exp.Order):
         return _ordered_list(node)
+    if isinstance(node, exp.Bracket) and len(node.expressions) == 1:
+        if isinstance(node.expressions[0], exp.Slice):
+            return _list_slice(node)
     if isinstance(node, exp.Anonymous) and node.name.lower() in FUNCTIONS:
         return FUNCTIONS[node.name.lower()](list(node.expressions))
     return _keep_null_fields(node)

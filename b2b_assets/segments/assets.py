@@ -95,6 +95,14 @@ def build_audience_asset(
             raise error or SegmentError(file, "", "cannot be read")
         as_of = settings.as_of_instant()
         compiled = SegmentCompiler(segments, as_of).compile(segment)
+        if settings.engine_name() == "spark":
+            from b2b_assets.engines.spark import shared_tables
+            from b2b_assets.segments.spark_audience import build_audience_on_spark
+
+            schema = table_schema(table, columns)
+            return build_audience_on_spark(
+                shared_tables(), context, key, entity, schema, compiled, as_of
+            )
 
         def build(con):
             changes = record_changes(
@@ -111,10 +119,7 @@ def build_audience_asset(
                 "entered": changes.entered,
                 "exited": changes.exited,
                 "as_of": as_of.isoformat(),
-                "compiled_sql": MetadataValue.md(f"```sql\n{compiled.sql}\n```"),
-                "why": MetadataValue.md(
-                    audience_markdown(first_members(con, key, entity), changes.size)
-                ),
+                **audience_metadata(compiled, first_members(con, key, entity), changes.size),
             }
 
         return publish_table(context, warehouse, table_schema(table, columns), build)
@@ -122,13 +127,26 @@ def build_audience_asset(
     return _audience
 
 
+def audience_metadata(
+    compiled: CompiledSegment, first: list[dict[str, Any]], size: int
+) -> dict[str, MetadataValue]:
+    """The query of an audience and why its first members qualified."""
+    return {
+        "compiled_sql": MetadataValue.md(f"```sql\n{compiled.sql}\n```"),
+        "why": MetadataValue.md(audience_markdown(first, size)),
+    }
+
+
+def first_members_sql(key: AssetKey, entity: str, limit: int = PREVIEW_ROWS) -> str:
+    """The first members of an audience table, by id."""
+    return f"SELECT * FROM {table_name(key)} ORDER BY {ENTITY_KEYS[entity]} LIMIT {int(limit)}"
+
+
 def first_members(
     con: duckdb.DuckDBPyConnection, key: AssetKey, entity: str, limit: int = PREVIEW_ROWS
 ) -> list[dict[str, Any]]:
     """The first members of an audience table (by id) as column -> value mappings."""
-    relation = con.execute(
-        f"SELECT * FROM {table_name(key)} ORDER BY {ENTITY_KEYS[entity]} LIMIT {int(limit)}"
-    )
+    relation = con.execute(first_members_sql(key, entity, limit))
     columns = [description[0] for description in relation.description]
     return [dict(zip(columns, row, strict=True)) for row in relation.fetchall()]
 

@@ -111,11 +111,28 @@ def test_an_ordered_list_keeps_its_order():
         "SELECT TRANSFORM(SORT_ARRAY(COLLECT_LIST(STRUCT(k AS k0, v AS v)), FALSE), p -> p.v) "
         "FROM t"
     )
-    with pytest.raises(NotPortable, match="ascending and descending"):
-        to_spark("SELECT list(v ORDER BY k, j DESC) FROM t")
+
+
+@pytest.mark.spark
+def test_an_ordered_list_with_mixed_directions_orders_as_duckdb(spark):
+    """Keys in both directions are compared by a comparator, NULL keys last as DuckDB has them."""
+    rows = "(VALUES (1, 'a', 'x'), (1, 'b', 'y'), (2, NULL, 'z'), (NULL, 'c', 'w'), (2, 'a', 'v'))"
+    sql = f"SELECT list(v ORDER BY k DESC, j) AS l FROM {rows} AS t(k, j, v)"
+    assert duckdb.sql(sql).fetchall() == [(["v", "z", "x", "y", "w"],)]
+    assert [tuple(r) for r in spark.spark.sql(to_spark(sql)).collect()] == [
+        (["v", "z", "x", "y", "w"],)
+    ]
 
 
 def test_forms_inside_forms_are_translated_too():
     spark = to_spark("SELECT to_json(list_filter(list(v ORDER BY k), lambda x, i: i = 1)) FROM t")
     assert "SORT_ARRAY(COLLECT_LIST(STRUCT(k AS k0, v AS v)), TRUE)" in spark
     assert "(i + 1) = 1" in spark and "MAP('ignoreNullFields', 'false')" in spark
+
+
+def test_a_list_slice_becomes_spark_slice():
+    """`x[a:b]` takes elements a to b, both included, in either engine's form."""
+    assert duckdb.sql("SELECT [1, 2, 3, 4][2:3]").fetchall() == [([2, 3],)]
+    assert to_spark("SELECT x[2:3] FROM t") == "SELECT SLICE(x, 2, 2) FROM t"
+    with pytest.raises(NotPortable, match="slice"):
+        to_spark("SELECT x[n:3] FROM t")
