@@ -25,6 +25,7 @@ from b2b_assets.columns import column_metadata, moment, table_schema, text
 from b2b_assets.layers import code_reference
 from b2b_assets.publish import publish_table
 from b2b_assets.resources import DuckDBWarehouse, RunSettings
+from b2b_assets.settings import load_settings
 from b2b_assets.tables import DOWNSTREAM, POOL
 
 DELIVERED = [
@@ -107,6 +108,16 @@ def create_missing_leads(
     return {str(lead_id): {"id": lead_id} for lead_id in sorted(set(created.values()))}
 
 
+def read_from_spark(warehouse: DuckDBWarehouse, segment: str) -> None:
+    """Point the warehouse's audience and the tables activation reads at Spark's tables."""
+    from b2b_assets.engines.parquet_views import ACTIVATION_READS, view_spark_tables
+    from b2b_assets.engines.spark import SparkSettings
+
+    spark = SparkSettings.from_env(load_settings().data_dir)
+    with warehouse.connect() as con:
+        view_spark_tables(con, spark.warehouse, [*ACTIVATION_READS, f"audience.{segment}"])
+
+
 def activation_key(segment: str, destination: str) -> AssetKey:
     return AssetKey(["activation", f"{segment}__{destination}"])
 
@@ -162,6 +173,8 @@ def build_activation_asset(
             destination, segment, settings.outbox_folder(), settings.as_of_instant().isoformat()
         )
         report = DeliveryReport()
+        if settings.engine_name() == "spark":
+            read_from_spark(warehouse, segment)
         reconcile(warehouse.connect, transport, destination, segment, report, context.run_id)
         with warehouse.connect() as con:
             adds, removes, delivered, report = plan_changes(con, destination, segment, report)

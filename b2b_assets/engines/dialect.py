@@ -197,9 +197,8 @@ def _spark_form(node: exp.Expression) -> exp.Expression:
         return _java_replacement(node)
     if isinstance(node, exp.ArrayAgg) and isinstance(node.this, exp.Order):
         return _ordered_list(node)
-    if isinstance(node, exp.Bracket) and len(node.expressions) == 1:
-        if isinstance(node.expressions[0], exp.Slice):
-            return _list_slice(node)
+    if isinstance(node, exp.Bracket) and isinstance(node.expressions[0], exp.Slice):
+        return _list_slice(node)
     if isinstance(node, exp.Anonymous) and node.name.lower() in FUNCTIONS:
         return FUNCTIONS[node.name.lower()](list(node.expressions))
     return _keep_null_fields(node)
