@@ -52,15 +52,26 @@ def _json_valid(args: list[exp.Expression]) -> exp.Expression:
     )
 
 
+# How DuckDB's `to_json` writes an instant (UTC), to the second; DuckDB adds a fraction of a
+# second only when there is one, which no Spark pattern does.
+JSON_TIMESTAMP = "yyyy-MM-dd HH:mm:ssx"
+
+
 def _keep_null_fields(node: exp.Expression) -> exp.Expression:
-    """DuckDB's `to_json` writes a record's null fields; Spark's leaves them out unless asked."""
+    """DuckDB's `to_json` writes a record's null fields, and instants as `JSON_TIMESTAMP`;
+    Spark's leaves null fields out unless asked, and writes instants in ISO form."""
     if not (isinstance(node, exp.Anonymous) and node.name.lower() == "to_json"):
         return node
     if len(node.expressions) != 1:
         return node
     keep = exp.Anonymous(
         this="map",
-        expressions=[exp.Literal.string("ignoreNullFields"), exp.Literal.string("false")],
+        expressions=[
+            exp.Literal.string("ignoreNullFields"),
+            exp.Literal.string("false"),
+            exp.Literal.string("timestampFormat"),
+            exp.Literal.string(JSON_TIMESTAMP),
+        ],
     )
     return exp.Anonymous(this="to_json", expressions=[node.expressions[0].copy(), keep])
 

@@ -161,6 +161,8 @@ class SparkTables:
         if "'" in location or "\\" in location:
             raise SettingsError(f"the Spark warehouse path {location} has a quote or backslash")
         self.spark.sql(f"CREATE TABLE {schema}.{table} USING parquet LOCATION '{location}'")
+        if any("=" in p.name for p in self.location(name).iterdir() if p.is_dir()):
+            self.spark.sql(f"MSCK REPAIR TABLE {schema}.{table}")  # its partitions
 
     def sql(self, duckdb_sql: str, params: Mapping[str, object] | None = None) -> DataFrame:
         """A DuckDB query of the project, run on Spark (`params`: its `$name` values)."""

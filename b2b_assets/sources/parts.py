@@ -65,8 +65,11 @@ def publish_view(con: duckdb.DuckDBPyConnection, table: str, parts: list[str], e
     schema, name = table.split(".", 1)
     if relation_kind(con, schema, name) == "table":  # a warehouse from before the parts
         con.execute(f"DROP TABLE {quoted(table)}")
-    if not parts:
-        con.execute(f"CREATE OR REPLACE VIEW {quoted(table)} AS {empty}")
+    if not parts:  # the same columns as over parts: no `_problems`, `_record`
+        con.execute(
+            f"CREATE OR REPLACE VIEW {quoted(table)} AS "
+            f"SELECT * EXCLUDE (_problems, _record) FROM ({empty})"
+        )
         return
     rows = f"SELECT p.* EXCLUDE (_problems, _record) FROM {scan(parts)} AS p"
     if table_exists(con, schema, f"{SUPERSEDED_PREFIX}{name}"):
