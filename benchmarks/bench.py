@@ -317,10 +317,28 @@ def run_environment(data: Path, as_of: str, run_dir: Path) -> tuple[dict[str, st
     return env, home, warehouse
 
 
-def run_platform(data: Path, as_of: str, run_dir: Path) -> tuple[Measurement, Path, Path]:
+SPARK_MASTER = "local[2]"
+
+
+def run_platform(
+    data: Path, as_of: str, run_dir: Path, engine: str = "duckdb"
+) -> tuple[Measurement, Path, Path]:
+    """The whole graph on `engine`; also its DAGSTER_HOME and where its audiences are (the
+    DuckDB file, or Spark's warehouse folder)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
     env, home, warehouse = run_environment(data, as_of, run_dir)
     shown = "dagster asset materialize -m b2b_assets.definitions --select '*'"
-    measured = measure("platform", materialize_command("*"), run_dir, env=env, shown=shown)
+    name = "platform"
+    if engine == "spark":
+        warehouse = run_dir / "spark-warehouse"
+        env |= {
+            "B2B_ENGINE": "spark",
+            "B2B_SPARK_MASTER": SPARK_MASTER,
+            "B2B_SPARK_WAREHOUSE": str(warehouse),
+        }
+        shown = f"B2B_ENGINE=spark B2B_SPARK_MASTER={SPARK_MASTER} {shown}"
+        name = "spark"
+    measured = measure(name, materialize_command("*"), run_dir, env=env, shown=shown)
     return measured, home, warehouse
 
 
@@ -472,9 +490,30 @@ def _breakdown_or_error(home: Path) -> dict:
         return {"steps": [], "run_start": None, "run_end": None, "status": f"error: {exc}"}
 
 
+def slowest_tables(breakdown: dict, count: int = 15) -> list[str]:
+    """The report's lines for the `count` slowest tables of a run's breakdown."""
+    slowest = sorted(breakdown.get("assets", {}).items(), key=lambda kv: -kv[1])[:count]
+    if not slowest:
+        return []
+    return [
+        "  slowest tables (read, build and check, s):",
+        *(f"  {seconds:8.2f}  {asset}" for asset, seconds in slowest),
+    ]
+
+
 def platform_audience(warehouse: Path, segment: str) -> list[str]:
+    """The audience's emails, from the DuckDB file or (a folder) Spark's Parquet table."""
     import duckdb
 
+    if warehouse.is_dir():
+        files = warehouse / "audience.db" / segment / "*.parquet"
+        with duckdb.connect() as con:
+            rows = con.execute(
+                "SELECT DISTINCT email FROM read_parquet($files) WHERE email IS NOT NULL "
+                "ORDER BY 1",
+                {"files": str(files)},
+            ).fetchall()
+        return [r[0] for r in rows]
     with duckdb.connect(str(warehouse), read_only=True) as con:
         rows = con.execute(
             f'SELECT DISTINCT email FROM audience."{segment}" WHERE email IS NOT NULL ORDER BY 1'
@@ -549,6 +588,12 @@ def main(argv: list[str] | None = None) -> int:
         "--keep", action="store_true", help="keep the run folder (warehouse, DAGSTER_HOME, logs)"
     )
     ap.add_argument("--markdown", type=Path, default=None, help="write the Markdown block here")
+    ap.add_argument(
+        "--engine",
+        choices=["duckdb", "spark"],
+        default="duckdb",
+        help=f"spark: also run the graph with B2B_ENGINE=spark on {SPARK_MASTER}",
+    )
     args = ap.parse_args(argv)
     if args.scale <= 0:
         ap.error("--scale must be positive")
@@ -568,6 +613,9 @@ def main(argv: list[str] | None = None) -> int:
 
     # --- the measurements, one subprocess each
     plat, home, warehouse = run_platform(data, as_of, run_dir)
+    spark = spark_warehouse = spark_home = None
+    if args.engine == "spark":
+        spark, spark_home, spark_warehouse = run_platform(data, as_of, run_dir / "spark", "spark")
     floor = measure(
         "floor",
         [sys.executable, str(BENCHMARKS / "floor.py"), str(data), "--as-of", as_of],
@@ -586,7 +634,7 @@ def main(argv: list[str] | None = None) -> int:
     load_after = loadavg()
 
     # --- audiences
-    failed = [m for m in (plat, floor, pand) if m is not None and not m.ok]
+    failed = [m for m in (plat, spark, floor, pand) if m is not None and not m.ok]
     bound_lines: list[str] = []
     if bounds is not None:
         copy, graph, demo_home = bounds
@@ -600,6 +648,8 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # reported, then exit non-zero
             plat.note = f"cannot read audience.{segment}: {exc}"
             failed.append(plat)
+    if spark is not None and spark.ok and spark_warehouse is not None:
+        spark.audience = platform_audience(spark_warehouse, segment)
     for m in (floor, pand):
         if m is not None and m.ok:
             m.audience = lines_of(m.stdout)
@@ -612,7 +662,7 @@ def main(argv: list[str] | None = None) -> int:
         breakdown["run_start"] - plat.start_epoch if breakdown["run_start"] is not None else None
     )
 
-    measured = [m for m in (plat, floor, pand) if m is not None]
+    measured = [m for m in (plat, spark, floor, pand) if m is not None]
     checks = {m.name: audience_check(seed_audience, m.audience) for m in measured}
     identical = all(m.audience == seed_audience for m in measured)
 
@@ -641,6 +691,12 @@ def main(argv: list[str] | None = None) -> int:
         f"ratio platform/floor: wall {ratio(plat.wall, floor.wall)}, "
         f"peak memory {ratio(plat.peak_mib, floor.peak_mib)}"
     )
+    if spark is not None:
+        out.append(
+            f"ratio spark/platform: wall {ratio(spark.wall, plat.wall)}; "
+            f"spark/floor: wall {ratio(spark.wall, floor.wall)}, "
+            f"peak memory {ratio(spark.peak_mib, floor.peak_mib)} (the driver's process tree)"
+        )
     if pand is not None:
         out.append(
             f"ratio pandas/platform: wall {ratio(pand.wall, plat.wall)}, "
@@ -671,10 +727,16 @@ def main(argv: list[str] | None = None) -> int:
         name = step_label(s)
         flag = "" if s.status == "ok" else f"  [{s.status}]"
         out.append(f"  {s.seconds:8.2f} {b:>8} {v:>8}  {name}{flag}")
-    slowest = sorted(breakdown.get("assets", {}).items(), key=lambda kv: -kv[1])[:15]
-    if slowest:
-        out.append("  slowest tables (read, build and check, s):")
-        out.extend(f"  {seconds:8.2f}  {asset}" for asset, seconds in slowest)
+    out.extend(slowest_tables(breakdown))
+    if spark_home is not None:
+        spark_breakdown = _breakdown_or_error(spark_home)
+        spark_steps = spark_breakdown["steps"]
+        out.append(
+            f"spark breakdown (run {spark_breakdown['status']}): {len(spark_steps)} steps, "
+            f"{sum(s.seconds for s in spark_steps if s.seconds == s.seconds):.2f} s in steps"
+        )
+        out.extend(f"  {s.seconds:8.2f}  {step_label(s)}" for s in spark_steps)
+        out.extend(slowest_tables(spark_breakdown))
     for m in failed:
         out.append("")
         out.append(f"--- {m.name} failed (exit {m.rc}) {m.note}; stderr tail:")
@@ -694,6 +756,7 @@ def main(argv: list[str] | None = None) -> int:
     md.append("|---|---:|---:|---:|---|")
     labels = {
         "platform": "platform: `dagster asset materialize --select '*'`",
+        "spark": f"platform on Spark `{SPARK_MASTER}`: `B2B_ENGINE=spark ...`",
         "floor": "floor: `benchmarks/floor.py`",
         "pandas": "pandas: `benchmarks/pandas_audience.py`",
     }

@@ -52,9 +52,15 @@ def _json_valid(args: list[exp.Expression]) -> exp.Expression:
     )
 
 
-# How DuckDB's `to_json` writes an instant (UTC), to the second; DuckDB adds a fraction of a
-# second only when there is one, which no Spark pattern does.
-JSON_TIMESTAMP = "yyyy-MM-dd HH:mm:ssx"
+# How DuckDB's `to_json` writes an instant (UTC): Spark writes all six digits of the fraction,
+# then `JSON_FRACTION_TRIMS` drop its trailing zeros (and a dot left alone), as DuckDB does. The
+# rewrites match only a whole JSON string in exactly that shape (six digits of fraction).
+JSON_TIMESTAMP = "yyyy-MM-dd HH:mm:ss.SSSSSSx"
+_JSON_INSTANT = '("[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2})'
+JSON_FRACTION_TRIMS = (
+    (_JSON_INSTANT + '[.](?=[0-9]{6}[+-])([0-9]*[1-9])0+([+-][0-9]{2}")', "$1.$2$3"),
+    (_JSON_INSTANT + '[.]000000([+-][0-9]{2}")', "$1$2"),
+)
 
 
 def _keep_null_fields(node: exp.Expression) -> exp.Expression:
@@ -73,7 +79,19 @@ def _keep_null_fields(node: exp.Expression) -> exp.Expression:
             exp.Literal.string(JSON_TIMESTAMP),
         ],
     )
-    return exp.Anonymous(this="to_json", expressions=[node.expressions[0].copy(), keep])
+    written: exp.Expression = exp.Anonymous(
+        this="to_json", expressions=[node.expressions[0].copy(), keep]
+    )
+    for pattern, replacement in JSON_FRACTION_TRIMS:
+        written = exp.Anonymous(
+            this="regexp_replace",
+            expressions=[
+                written,
+                exp.Literal.string(pattern),
+                exp.Literal.string(replacement),
+            ],
+        )
+    return written
 
 
 def _error(args: list[exp.Expression]) -> exp.Expression:

@@ -51,7 +51,7 @@ def test_macros_are_replaced_by_their_bodies_with_the_arguments():
         ("SELECT strlen(x)", "OCTET_LENGTH(x)"),
         (
             "SELECT to_json({'a': x})",
-            "TO_JSON(STRUCT(x AS a), MAP('ignoreNullFields', 'false', 'timestampFormat', 'yyyy-MM-dd HH:mm:ssx'))",
+            "TO_JSON(STRUCT(x AS a), MAP('ignoreNullFields', 'false', 'timestampFormat', 'yyyy-MM-dd HH:mm:ss.SSSSSSx'))",
         ),
     ],
 )
@@ -139,3 +139,18 @@ def test_a_list_slice_becomes_spark_slice():
     assert to_spark("SELECT x[2:3] FROM t") == "SELECT SLICE(x, 2, 2) FROM t"
     with pytest.raises(NotPortable, match="slice"):
         to_spark("SELECT x[n:3] FROM t")
+
+
+@pytest.mark.spark
+def test_a_json_record_writes_instants_as_duckdb(spark):
+    """Fractions of a second as DuckDB writes them: only when there is one, without its
+    trailing zeros; null fields kept."""
+    instants = ["06:03:49.3175", "06:03:49", "06:03:49.000001", "06:03:49.317"]
+    values = ", ".join(f"(TIMESTAMPTZ '2026-10-25 {t}+00', {i})" for i, t in enumerate(instants))
+    record = "{'seen': seen, 'none': CAST(NULL AS VARCHAR), 'text': '2026-10-25 06:03:49.000+00'}"
+    sql = f"SELECT i, to_json({record}) AS j FROM (VALUES {values}) AS t(seen, i)"
+    duck = duckdb.connect()
+    duck.execute("SET TimeZone = 'UTC'")
+    on_duckdb = sorted(duck.sql(sql).fetchall())
+    assert sorted(tuple(r) for r in spark.spark.sql(to_spark(sql)).collect()) == on_duckdb
+    assert '"seen":"2026-10-25 06:03:49+00"' in on_duckdb[1][1]
