@@ -36,6 +36,7 @@ import contextlib
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -320,12 +321,20 @@ def run_environment(data: Path, as_of: str, run_dir: Path) -> tuple[dict[str, st
 SPARK_MASTER = "local[2]"
 
 
+def spark_memory(duckdb_limit: str) -> str:
+    """Spark's driver memory for DuckDB's memory limit (`4GB` -> `4g`), so that both engines
+    have the same memory; `4g` when the limit is not in GB or MB."""
+    match = re.fullmatch(r"\s*(\d+)\s*([GM])i?B\s*", duckdb_limit, re.IGNORECASE)
+    return f"{match[1]}{match[2].lower()}" if match else "4g"
+
+
 def run_platform(
     data: Path, as_of: str, run_dir: Path, engine: str = "duckdb"
 ) -> tuple[Measurement, Path, Path]:
     """The whole graph on `engine`; also its DAGSTER_HOME and where its audiences are (the
-    DuckDB file, or Spark's warehouse folder)."""
+    DuckDB file, or Spark's warehouse folder). Spark gets the memory DuckDB is limited to."""
     run_dir.mkdir(parents=True, exist_ok=True)
+    memory = spark_memory(load_settings().memory_limit)
     env, home, warehouse = run_environment(data, as_of, run_dir)
     shown = "dagster asset materialize -m b2b_assets.definitions --select '*'"
     name = "platform"
@@ -335,6 +344,8 @@ def run_platform(
             "B2B_ENGINE": "spark",
             "B2B_SPARK_MASTER": SPARK_MASTER,
             "B2B_SPARK_WAREHOUSE": str(warehouse),
+            # local mode: the executors are threads of the driver, so this is Spark's memory
+            "PYSPARK_SUBMIT_ARGS": f"--driver-memory {memory} pyspark-shell",
         }
         shown = f"B2B_ENGINE=spark B2B_SPARK_MASTER={SPARK_MASTER} {shown}"
         name = "spark"
@@ -676,7 +687,10 @@ def main(argv: list[str] | None = None) -> int:
     out.append(f"         {info['os']}; {info['versions']}")
     out.append(f"load average: before {load_before}, after {load_after}")
     out.append(f"peak memory: {plat.method}")
-    out.append(f"platform's DuckDB memory limit: {memory_limit} (B2B_MEMORY_LIMIT)")
+    out.append(
+        f"platform's DuckDB memory limit: {memory_limit} (B2B_MEMORY_LIMIT)"
+        + (f"; Spark's driver memory {spark_memory(memory_limit)}" if spark else "")
+    )
     out.append("")
     out.append(f"{'':10} {'wall s':>9} {'cpu s':>9} {'peak MiB':>9} {'emails':>7}  audience")
     for m in measured:

@@ -2,8 +2,8 @@
 
 The rules are SQL (`sources.reader.staged_rows_select`): cleaning, typing, the problems of a row
 and the row as read. Spark's CSV reader gives the file's fields as text in positional columns
-`c0, c1, ...`; each record gets its 1-based number in the file (`zipWithIndex`, which counts
-the partitions' records on the executors first); the rules, translated, then run as column
+`c0, c1, ...`; each record gets its 1-based number in the file (`with_row_numbers`, which
+counts the partitions' records on the executors first); the rules, translated, then run as column
 expressions on the executors, exactly as DuckDB runs them on its scan.
 """
 
@@ -28,9 +28,37 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
 
+def with_row_numbers(frame: DataFrame) -> DataFrame:
+    """`frame` (a file's scan) with each record's 1-based `_row_number` in the file.
+
+    Spark numbers a scan's records within each partition (`monotonically_increasing_id` is the
+    partition's index shifted left by 33 bits plus the record's position in it), and a file's
+    partitions follow the file; each partition's count, summed over the partitions before it,
+    is its offset. Only the counts reach the driver, and the DataFrame API alone does this, so
+    a Spark Connect session can too."""
+    from pyspark.sql import functions as F
+
+    tagged = frame.select(
+        "*",
+        F.spark_partition_id().alias("_partition"),
+        F.monotonically_increasing_id().alias("_record"),
+    ).localCheckpoint()
+    offsets: list[object] = []
+    before = 0
+    for partition, count in sorted(tagged.groupBy("_partition").count().collect()):
+        offsets += [F.lit(partition), F.lit(before)]
+        before += count
+    offset = F.create_map(*offsets)[F.col("_partition")] if offsets else F.lit(0)
+    position = F.col("_record") - F.shiftleft(F.col("_partition").cast("long"), 33)
+    return tagged.select(
+        *[F.col(f"`{name}`") for name in frame.columns],
+        (offset + position + 1).cast("long").alias("_row_number"),
+    )
+
+
 def numbered_csv(tables: SparkTables, path: Path, width: int) -> DataFrame:
     """A CSV file's records (header skipped) as text columns c0.. and `_row_number`."""
-    from pyspark.sql.types import LongType, StringType, StructField, StructType
+    from pyspark.sql.types import StringType, StructField, StructType
 
     fields = [StructField(f"c{i}", StringType()) for i in range(width)]
     records = tables.spark.read.csv(
@@ -42,20 +70,12 @@ def numbered_csv(tables: SparkTables, path: Path, width: int) -> DataFrame:
         multiLine=True,
         mode="FAILFAST",
     )
-    numbered = records.rdd.zipWithIndex().map(lambda pair: (*pair[0], pair[1] + 1))
-    return tables.spark.createDataFrame(
-        numbered, StructType([*fields, StructField("_row_number", LongType())])
-    )
+    return with_row_numbers(records)
 
 
 def numbered_parquet(tables: SparkTables, path: Path) -> DataFrame:
     """A Parquet file's rows with their 1-based `_row_number`."""
-    from pyspark.sql.types import LongType, StructField, StructType
-
-    rows = tables.spark.read.parquet(path.as_uri())
-    numbered = rows.rdd.zipWithIndex().map(lambda pair: (*pair[0], pair[1] + 1))
-    schema = StructType([*rows.schema.fields, StructField("_row_number", LongType())])
-    return tables.spark.createDataFrame(numbered, schema)
+    return with_row_numbers(tables.spark.read.parquet(path.as_uri()))
 
 
 def read_landing_file(
@@ -78,7 +98,7 @@ def read_landing_file(
     try:
         scanned = (
             numbered_parquet(tables, path) if parquet else numbered_csv(tables, path, len(header))
-        ).localCheckpoint()
+        )
     except Exception as exc:  # Spark's errors name the file
         if parquet:
             raise ExtractError(f"{path}: cannot be read: {exc}") from exc

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from b2b_assets.engines.spark import SparkTables
-from b2b_assets.engines.spark_reader import read_landing_file
+from b2b_assets.engines.spark_reader import numbered_parquet, read_landing_file
 from b2b_assets.sources.assets import source_loads
 from b2b_assets.sources.config import load_sources
 from b2b_assets.sources.reader import find_object_files, read_csv_header
@@ -55,3 +55,20 @@ def test_every_landing_file_reads_the_same_on_spark(run_name, request, spark, tm
     finally:
         con.close()
     assert compared >= 15
+
+
+def test_records_are_numbered_in_file_order_across_partitions(spark, tmp_path):
+    """A file Spark reads in several partitions still numbers its records 1, 2, ... in order."""
+    path = tmp_path / "rows.parquet"
+    duckdb.sql(
+        f"COPY (SELECT range AS n, 'x' || range AS s FROM range(5000)) TO '{path}' "
+        "(FORMAT parquet, ROW_GROUP_SIZE 500)"
+    )
+    spark.spark.conf.set("spark.sql.files.maxPartitionBytes", "2000")
+    try:
+        numbered = numbered_parquet(spark, path)
+        assert numbered.rdd.getNumPartitions() > 1
+        rows = numbered.select("n", "_row_number").collect()
+    finally:
+        spark.spark.conf.unset("spark.sql.files.maxPartitionBytes")
+    assert sorted(tuple(r) for r in rows) == [(n, n + 1) for n in range(5000)]
