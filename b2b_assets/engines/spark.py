@@ -76,13 +76,13 @@ def spark_session(settings: SparkSettings, app_name: str = "b2b_assets") -> Spar
     """The session: Spark Connect when `remote` is set, else the master; UTC; the warehouse."""
     from pyspark.sql import SparkSession
 
-    builder = SparkSession.builder.appName(app_name)
-    builder = (
-        builder.remote(settings.remote) if settings.remote else builder.master(settings.master)
-    )
+    builder = SparkSession.builder.appName(app_name).config("spark.sql.session.timeZone", "UTC")
+    if settings.remote:
+        # the server owns its static settings; tables are read and written by their location
+        return builder.remote(settings.remote).getOrCreate()
     return (
-        builder.config("spark.sql.warehouse.dir", str(settings.warehouse))
-        .config("spark.sql.session.timeZone", "UTC")
+        builder.master(settings.master)
+        .config("spark.sql.warehouse.dir", str(settings.warehouse))
         .config("spark.ui.showConsoleProgress", "false")
         .getOrCreate()
     )
@@ -116,6 +116,18 @@ def table_parts(name: str) -> tuple[str, str]:
 Check = Callable[["DataFrame"], bool]
 
 
+def warehouse_tables(warehouse: Path) -> list[str]:
+    """`schema.table` of each table folder in a Spark warehouse (not the staging folders)."""
+    found = []
+    if not warehouse.is_dir():
+        return found
+    for schema_dir in sorted(warehouse.glob("*.db")):
+        for table_dir in sorted(p for p in schema_dir.iterdir() if p.is_dir()):
+            if table_dir.name != STAGING and _NAME.fullmatch(table_dir.name):
+                found.append(f"{schema_dir.stem}.{table_dir.name}")
+    return found
+
+
 def duckdb_relations(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
     """The tables and views of a DuckDB warehouse's `schema`, as `schema.table`, sorted."""
     rows = con.execute(
@@ -140,16 +152,9 @@ class SparkTables:
 
     def register_existing(self) -> list[str]:
         """Put every table folder of the warehouse in the session's catalog; their names."""
-        found = []
-        if not self.warehouse.is_dir():
-            return found
-        for schema_dir in sorted(self.warehouse.glob("*.db")):
-            for table_dir in sorted(p for p in schema_dir.iterdir() if p.is_dir()):
-                name = f"{schema_dir.stem}.{table_dir.name}"
-                if table_dir.name == STAGING or not _NAME.fullmatch(table_dir.name):
-                    continue
-                self.register(name)
-                found.append(name)
+        found = warehouse_tables(self.warehouse)
+        for name in found:
+            self.register(name)
         return found
 
     def register(self, name: str) -> None:

@@ -27,13 +27,16 @@ COMPARED_SCHEMAS = ("raw", "b2b", "identity", "profile", "audience")
 QUARANTINE_KEY = "source_instance, object, file_name, row_number, reason, problems"
 
 
-def on_spark(run: Run, root: Path) -> tuple[Run, Path]:
-    """The run's environment built again on Spark; its run and its Spark warehouse."""
+def on_spark(run: Run, root: Path, remote: str | None = None) -> tuple[Run, Path]:
+    """The run's environment built again on Spark (local, or the Spark Connect server
+    `remote`); its run and its Spark warehouse."""
     warehouse = root / "spark-warehouse"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("B2B_ENGINE", "spark")
         mp.setenv("B2B_SPARK_MASTER", "local[2]")
         mp.setenv("B2B_SPARK_WAREHOUSE", str(warehouse))
+        if remote is not None:
+            mp.setenv("B2B_SPARK_REMOTE", remote)
         spark_run = materialize_env(
             run.data_dir, root / "warehouse.duckdb", run.as_of, raise_on_error=False
         )
@@ -76,19 +79,40 @@ def differing_tables(run: Run, warehouse: Path) -> tuple[dict[str, set[str]], li
     return differing, names
 
 
-def assert_same_on_spark(run: Run, root: Path) -> None:
-    spark_run, warehouse = on_spark(run, root)
+def assert_same_on_spark(run: Run, root: Path, remote: str | None = None) -> Path:
+    """Build the run again on Spark and compare every table; Spark's warehouse."""
+    spark_run, warehouse = on_spark(run, root, remote)
     assert spark_run.failed_steps() == run.failed_steps()
     differing, names = differing_tables(run, warehouse)
     assert not differing, {name: sorted(rows)[:10] for name, rows in differing.items()}
     assert len(names) >= 40 and any(name.startswith("audience.") for name in names)
+    return warehouse
+
+
+def shown_emails(monkeypatch, capsys, run: Run, engine: str, warehouse: Path) -> str:
+    """What `python -m b2b_assets.show <the audiences> --emails` prints for the engine."""
+    from b2b_assets import show
+
+    monkeypatch.setenv("B2B_DATA_DIR", str(run.data_dir))
+    monkeypatch.setenv("B2B_WAREHOUSE", str(run.warehouse))
+    monkeypatch.setenv("B2B_ENGINE", engine)
+    monkeypatch.setenv("B2B_SPARK_WAREHOUSE", str(warehouse))
+    capsys.readouterr()
+    assert show.main(["audience.new_product_upsell", "--emails"]) == 0
+    return capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
     "run_name", [pytest.param("demo_run", marks=pytest.mark.slow), "scenario_run"]
 )
-def test_the_graph_gives_the_same_tables_on_spark(run_name, request, spark, tmp_path):
-    assert_same_on_spark(request.getfixturevalue(run_name), tmp_path)
+def test_the_graph_gives_the_same_tables_on_spark(
+    run_name, request, spark, tmp_path, monkeypatch, capsys
+):
+    run = request.getfixturevalue(run_name)
+    warehouse = assert_same_on_spark(run, tmp_path)
+    on_spark_shown = shown_emails(monkeypatch, capsys, run, "spark", warehouse)
+    assert on_spark_shown == shown_emails(monkeypatch, capsys, run, "duckdb", warehouse)
+    assert "@" in on_spark_shown
 
 
 @pytest.mark.slow
@@ -103,3 +127,9 @@ def test_the_synthetic_data_gives_the_same_tables_on_spark(spark, tmp_path):
     run = materialize_env(data, tmp_path / "warehouse.duckdb", as_of)
     (tmp_path / "spark").mkdir()
     assert_same_on_spark(run, tmp_path / "spark")
+
+
+@pytest.mark.slow
+def test_the_graph_through_spark_connect_gives_the_same_tables(scenario_run, connect_url, tmp_path):
+    """`B2B_SPARK_REMOTE`: the whole graph driven through a Spark Connect server."""
+    assert_same_on_spark(scenario_run, tmp_path, connect_url)
