@@ -20,6 +20,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -114,6 +115,27 @@ def table_parts(name: str) -> tuple[str, str]:
 
 
 Check = Callable[["DataFrame"], bool]
+
+
+@contextmanager
+def staging_folder(schema_folder: Path, stem: str) -> Iterator[Path]:
+    """A new folder path under the schema's `_staging/`, removed afterwards if still there."""
+    staging = schema_folder / STAGING / f"{stem}-{uuid.uuid4().hex[:12]}"
+    staging.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        yield staging
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def swap_in(staging: Path, target: Path) -> None:
+    """Replace folder `target` by `staging`: two renames, then the old folder is removed."""
+    retired = staging.with_name(f"{staging.name}-retired")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        target.rename(retired)
+    staging.rename(target)
+    shutil.rmtree(retired, ignore_errors=True)
 
 
 def warehouse_tables(warehouse: Path) -> list[str]:
@@ -222,20 +244,12 @@ class SparkTables:
         """Write `frame` as table `name` if `check` passes on what was written; True if
         published. Otherwise the table stays as it was."""
         target = self.location(name)
-        staging = target.parent / STAGING / f"{target.name}-{uuid.uuid4().hex[:12]}"
-        staging.parent.mkdir(parents=True, exist_ok=True)
-        try:
+        with staging_folder(target.parent, target.name) as staging:
             frame.write.mode("error").parquet(staging.as_uri())
             written = self.spark.read.parquet(staging.as_uri())
             if check is not None and not check(written):
                 return False
-            retired = target.parent / STAGING / f"{target.name}-retired-{uuid.uuid4().hex[:12]}"
-            if target.exists():
-                target.rename(retired)
-            staging.rename(target)
-            shutil.rmtree(retired, ignore_errors=True)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            swap_in(staging, target)
         self.register(name)
         return True
 
@@ -245,18 +259,9 @@ class SparkTables:
         if not _NAME.fullmatch(value):
             raise ValueError(f"{value!r} is not a partition value of {name}")
         target = self.location(name) / f"{column}={value}"
-        staging = self.location(name).parent / STAGING / f"{value}-{uuid.uuid4().hex[:12]}"
-        staging.parent.mkdir(parents=True, exist_ok=True)
-        try:
+        with staging_folder(self.location(name).parent, value) as staging:
             frame.write.mode("error").parquet(staging.as_uri())
-            retired = staging.with_name(f"{staging.name}-retired")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if target.exists():
-                target.rename(retired)
-            staging.rename(target)
-            shutil.rmtree(retired, ignore_errors=True)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            swap_in(staging, target)
         self.register(name)
 
     def append(self, name: str, frame: DataFrame) -> None:
