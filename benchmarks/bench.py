@@ -708,8 +708,8 @@ def main(argv: list[str] | None = None) -> int:
     if spark is not None:
         out.append(
             f"ratio spark/platform: wall {ratio(spark.wall, plat.wall)}; "
-            f"spark/floor: wall {ratio(spark.wall, floor.wall)}, "
-            f"peak memory {ratio(spark.peak_mib, floor.peak_mib)} (the driver's process tree)"
+            f"spark/floor: wall {ratio(spark.wall, floor.wall)} (spark's peak memory is its "
+            "Python process's: its JVM, given the driver memory above, is not counted)"
         )
     if pand is not None:
         out.append(

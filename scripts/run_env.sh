@@ -11,6 +11,8 @@ fi
 export B2B_RUN_DIR="${B2B_RUN_DIR:-$PWD/var}"
 export B2B_WAREHOUSE="${B2B_WAREHOUSE:-$B2B_RUN_DIR/warehouse.duckdb}"
 export B2B_OUTBOX="${B2B_OUTBOX:-$B2B_RUN_DIR/outbox}"
+# With B2B_ENGINE=spark, Spark's tables too.
+export B2B_SPARK_WAREHOUSE="${B2B_SPARK_WAREHOUSE:-$B2B_RUN_DIR/spark-warehouse}"
 export DAGSTER_HOME="${DAGSTER_HOME:-$B2B_RUN_DIR/dagster_home}"
 mkdir -p "$DAGSTER_HOME"
 # The instance settings follow scripts/dagster.yaml; a DAGSTER_HOME with settings of its own
