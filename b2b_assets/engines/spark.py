@@ -77,12 +77,20 @@ def spark_session(settings: SparkSettings, app_name: str = "b2b_assets") -> Spar
     """The session: Spark Connect when `remote` is set, else the master; UTC; the warehouse."""
     from pyspark.sql import SparkSession
 
-    builder = SparkSession.builder.appName(app_name).config("spark.sql.session.timeZone", "UTC")
     if settings.remote:
-        # the server owns its static settings; tables are read and written by their location
-        return builder.remote(settings.remote).getOrCreate()
+        # Spark Connect's own builder: a client session, whatever else the process runs. The
+        # server owns its static settings; tables are read and written by their location.
+        from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+        return (
+            ConnectSession.builder.remote(settings.remote)
+            .config("spark.sql.session.timeZone", "UTC")
+            .getOrCreate()
+        )
     return (
-        builder.master(settings.master)
+        SparkSession.builder.appName(app_name)
+        .master(settings.master)
+        .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.warehouse.dir", str(settings.warehouse))
         .config("spark.ui.showConsoleProgress", "false")
         .getOrCreate()

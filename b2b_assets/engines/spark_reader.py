@@ -34,26 +34,20 @@ def with_row_numbers(frame: DataFrame) -> DataFrame:
     Spark numbers a scan's records within each partition (`monotonically_increasing_id` is the
     partition's index shifted left by 33 bits plus the record's position in it), and a file's
     partitions follow the file; each partition's count, summed over the partitions before it,
-    is its offset. Only the counts reach the driver, and the DataFrame API alone does this, so
-    a Spark Connect session can too."""
-    from pyspark.sql import functions as F
-
-    tagged = frame.select(
-        "*",
-        F.spark_partition_id().alias("_partition"),
-        F.monotonically_increasing_id().alias("_record"),
+    is its offset. Only the counts reach the driver, and SQL expressions alone do this, so a
+    Spark Connect session can too."""
+    tagged = frame.selectExpr(
+        "*", "spark_partition_id() AS _partition", "monotonically_increasing_id() AS _record"
     ).localCheckpoint()
-    offsets: list[object] = []
+    offsets: list[str] = []
     before = 0
     for partition, count in sorted(tagged.groupBy("_partition").count().collect()):
-        offsets += [F.lit(partition), F.lit(before)]
-        before += count
-    offset = F.create_map(*offsets)[F.col("_partition")] if offsets else F.lit(0)
-    position = F.col("_record") - F.shiftleft(F.col("_partition").cast("long"), 33)
-    return tagged.select(
-        *[F.col(f"`{name}`") for name in frame.columns],
-        (offset + position + 1).cast("long").alias("_row_number"),
-    )
+        offsets.append(f"{int(partition)}, {before}")
+        before += int(count)
+    offset = f"map({', '.join(offsets)})[_partition]" if offsets else "0"
+    position = "_record - shiftleft(CAST(_partition AS BIGINT), 33)"
+    kept = ["`" + name.replace("`", "``") + "`" for name in frame.columns]
+    return tagged.selectExpr(*kept, f"CAST({offset} + {position} + 1 AS BIGINT) AS _row_number")
 
 
 def numbered_csv(tables: SparkTables, path: Path, width: int) -> DataFrame:

@@ -89,8 +89,18 @@ def assert_same_on_spark(run: Run, root: Path, remote: str | None = None) -> Pat
     return warehouse
 
 
+def person_audience(run: Run) -> str:
+    """The first audience of people (with an email column) the run built."""
+    with duckdb.connect(str(run.warehouse), read_only=True) as con:
+        (name,) = con.execute(
+            "SELECT table_name FROM duckdb_columns() WHERE schema_name = 'audience' "
+            "AND column_name = 'email' ORDER BY 1 LIMIT 1"
+        ).fetchone()
+    return f"audience.{name}"
+
+
 def shown_emails(monkeypatch, capsys, run: Run, engine: str, warehouse: Path) -> str:
-    """What `python -m b2b_assets.show <the audiences> --emails` prints for the engine."""
+    """What `python -m b2b_assets.show <an audience> --emails` prints for the engine."""
     from b2b_assets import show
 
     monkeypatch.setenv("B2B_DATA_DIR", str(run.data_dir))
@@ -98,7 +108,7 @@ def shown_emails(monkeypatch, capsys, run: Run, engine: str, warehouse: Path) ->
     monkeypatch.setenv("B2B_ENGINE", engine)
     monkeypatch.setenv("B2B_SPARK_WAREHOUSE", str(warehouse))
     capsys.readouterr()
-    assert show.main(["audience.new_product_upsell", "--emails"]) == 0
+    assert show.main([person_audience(run), "--emails"]) == 0
     return capsys.readouterr().out
 
 
