@@ -39,11 +39,12 @@ def open_tables(settings: Settings) -> duckdb.DuckDBPyConnection | None:
         from b2b_assets.engines.spark import SparkSettings, warehouse_tables
 
         warehouse = SparkSettings.from_env(settings.data_dir).warehouse
-        if not warehouse_tables(warehouse):
+        names = warehouse_tables(warehouse)
+        if not names:
             print(f"no tables in {warehouse}; materialize the graph first", file=sys.stderr)
             return None
         con = duckdb.connect()
-        view_spark_tables(con, warehouse, warehouse_tables(warehouse))
+        view_spark_tables(con, warehouse, names)
         return con
     if not settings.warehouse.exists():
         print(f"no warehouse at {settings.warehouse}; materialize the graph first", file=sys.stderr)

@@ -334,7 +334,6 @@ def run_platform(
     """The whole graph on `engine`; also its DAGSTER_HOME and where its audiences are (the
     DuckDB file, or Spark's warehouse folder). Spark gets the memory DuckDB is limited to."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    memory = spark_memory(load_settings().memory_limit)
     env, home, warehouse = run_environment(data, as_of, run_dir)
     shown = "dagster asset materialize -m b2b_assets.definitions --select '*'"
     name = "platform"
@@ -345,7 +344,9 @@ def run_platform(
             "B2B_SPARK_MASTER": SPARK_MASTER,
             "B2B_SPARK_WAREHOUSE": str(warehouse),
             # local mode: the executors are threads of the driver, so this is Spark's memory
-            "PYSPARK_SUBMIT_ARGS": f"--driver-memory {memory} pyspark-shell",
+            "PYSPARK_SUBMIT_ARGS": (
+                f"--driver-memory {spark_memory(load_settings().memory_limit)} pyspark-shell"
+            ),
         }
         shown = f"B2B_ENGINE=spark B2B_SPARK_MASTER={SPARK_MASTER} {shown}"
         name = "spark"
@@ -499,6 +500,17 @@ def _breakdown_or_error(home: Path) -> dict:
         return run_breakdown(home)
     except Exception as exc:  # the breakdown is informative only
         return {"steps": [], "run_start": None, "run_end": None, "status": f"error: {exc}"}
+
+
+def step_lines(steps: list[Step]) -> list[str]:
+    """The report's lines for a run's steps: time, build and check seconds, assets, status."""
+    lines = [f"  {'step s':>8} {'build s':>8} {'check s':>8}  asset"]
+    for s in steps:
+        b = f"{s.build:.2f}" if s.build is not None else "-"
+        v = f"{s.validation:.2f}" if s.validation is not None else "-"
+        flag = "" if s.status == "ok" else f"  [{s.status}]"
+        lines.append(f"  {s.seconds:8.2f} {b:>8} {v:>8}  {step_label(s)}{flag}")
+    return lines
 
 
 def slowest_tables(breakdown: dict, count: int = 15) -> list[str]:
@@ -734,13 +746,7 @@ def main(argv: list[str] | None = None) -> int:
         + (f", {startup:.2f} s from process start to RUN_START" if startup is not None else "")
         + f", {plat.wall - step_total - (startup or 0):.2f} s other"
     )
-    out.append(f"  {'step s':>8} {'build s':>8} {'check s':>8}  asset")
-    for s in steps:
-        b = f"{s.build:.2f}" if s.build is not None else "-"
-        v = f"{s.validation:.2f}" if s.validation is not None else "-"
-        name = step_label(s)
-        flag = "" if s.status == "ok" else f"  [{s.status}]"
-        out.append(f"  {s.seconds:8.2f} {b:>8} {v:>8}  {name}{flag}")
+    out.extend(step_lines(steps))
     out.extend(slowest_tables(breakdown))
     if spark_home is not None:
         spark_breakdown = _breakdown_or_error(spark_home)
@@ -749,7 +755,7 @@ def main(argv: list[str] | None = None) -> int:
             f"spark breakdown (run {spark_breakdown['status']}): {len(spark_steps)} steps, "
             f"{sum(s.seconds for s in spark_steps if s.seconds == s.seconds):.2f} s in steps"
         )
-        out.extend(f"  {s.seconds:8.2f}  {step_label(s)}" for s in spark_steps)
+        out.extend(step_lines(spark_steps))
         out.extend(slowest_tables(spark_breakdown))
     for m in failed:
         out.append("")

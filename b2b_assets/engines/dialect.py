@@ -63,7 +63,7 @@ JSON_FRACTION_TRIMS = (
 )
 
 
-def _keep_null_fields(node: exp.Expression) -> exp.Expression:
+def _to_json_as_duckdb(node: exp.Expression) -> exp.Expression:
     """DuckDB's `to_json` writes a record's null fields, and instants as `JSON_TIMESTAMP`;
     Spark's leaves null fields out unless asked, and writes instants in ISO form."""
     if not (isinstance(node, exp.Anonymous) and node.name.lower() == "to_json"):
@@ -230,7 +230,7 @@ def _spark_form(node: exp.Expression) -> exp.Expression:
         return _list_slice(node)
     if isinstance(node, exp.Anonymous) and node.name.lower() in FUNCTIONS:
         return FUNCTIONS[node.name.lower()](list(node.expressions))
-    return _keep_null_fields(node)
+    return _to_json_as_duckdb(node)
 
 
 def _expand_macro(node: exp.Expression) -> exp.Expression:

@@ -75,8 +75,6 @@ class SparkSettings:
 
 def spark_session(settings: SparkSettings, app_name: str = "b2b_assets") -> SparkSession:
     """The session: Spark Connect when `remote` is set, else the master; UTC; the warehouse."""
-    from pyspark.sql import SparkSession
-
     if settings.remote:
         # Spark Connect's own builder: a client session, whatever else the process runs. The
         # server owns its static settings; tables are read and written by their location.
@@ -87,6 +85,8 @@ def spark_session(settings: SparkSettings, app_name: str = "b2b_assets") -> Spar
             .config("spark.sql.session.timeZone", "UTC")
             .getOrCreate()
         )
+    from pyspark.sql import SparkSession
+
     return (
         SparkSession.builder.appName(app_name)
         .master(settings.master)

@@ -49,6 +49,12 @@ def compared_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [n for n in names if n != "raw.quarantine" and "._superseded__" not in n]
 
 
+def compared_columns(con: duckdb.DuckDBPyConnection, name: str) -> str:
+    """A table's columns, listed for a select, without the instant of its load."""
+    described = con.execute(f"DESCRIBE SELECT * FROM {name}").fetchall()
+    return ", ".join(f'"{row[0]}"' for row in described if row[0] != "_loaded_at")
+
+
 def parquet(warehouse: Path, name: str) -> str:
     schema, table = name.split(".")
     return f"read_parquet('{warehouse / f'{schema}.db' / table}/**/*.parquet')"
@@ -63,12 +69,7 @@ def differing_tables(run: Run, warehouse: Path) -> tuple[dict[str, set[str]], li
     try:
         names = compared_tables(con)
         for name in [*names, "raw.quarantine"]:
-            columns = [
-                f'"{row[0]}"'
-                for row in con.execute(f"DESCRIBE SELECT * FROM {name}").fetchall()
-                if row[0] != "_loaded_at"
-            ]
-            listed = QUARANTINE_KEY if name == "raw.quarantine" else ", ".join(columns)
+            listed = QUARANTINE_KEY if name == "raw.quarantine" else compared_columns(con, name)
             on_duckdb = sorted_rows(con.execute(f"SELECT {listed} FROM {name}").fetchall())
             spark_rows = con.execute(f"SELECT {listed} FROM {parquet(warehouse, name)}").fetchall()
             on_spark = sorted_rows(spark_rows)
