@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -17,7 +18,12 @@ from pydantic import (
 )
 
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,62}")
+ENV_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 SourceType = Literal["salesforce", "marketo", "mdm"]
+# Which shape a source's extracts land in: the contract's (section 3) or Fivetran's tables.
+LandingFormat = Literal["contract", "fivetran"]
+# Marketo activity types pulled when a source names none (contract section 3).
+DEFAULT_ACTIVITY_TYPE_IDS = (1, 2, 3, 6, 7, 9, 10, 11)
 
 
 class SourcesConfigError(ValueError):
@@ -33,6 +39,83 @@ class ObjectSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     max_quarantined: float | None = QuarantineShare
+
+
+class PullSettings(BaseModel):
+    """What every `pull:` block has: the environment variables holding the client credentials,
+    and how often the `pull_<source>` schedule pulls (minutes)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    client_id_env: str
+    client_secret_env: str
+    every_minutes: int = Field(default=15, ge=1, le=1440)
+
+    @field_validator("client_id_env", "client_secret_env")
+    @classmethod
+    def _env_name(cls, value: str) -> str:
+        if not ENV_NAME_PATTERN.fullmatch(value):
+            raise ValueError(f"{value!r} is not an environment variable name")
+        return value
+
+    @field_validator("every_minutes")
+    @classmethod
+    def _fits_a_clock(cls, value: int) -> int:
+        if not (60 % value == 0 or (value % 60 == 0 and 1440 % value == 0)):
+            raise ValueError(
+                "every_minutes must divide an hour (1-60) or be whole hours dividing a day"
+            )
+        return value
+
+    @property
+    def cron(self) -> str:
+        """The schedule's cron expression."""
+        if self.every_minutes == 1440:
+            return "0 0 * * *"
+        if self.every_minutes % 60 == 0:
+            return f"0 */{self.every_minutes // 60} * * *"
+        return "* * * * *" if self.every_minutes == 1 else f"*/{self.every_minutes} * * * *"
+
+
+def _http_url(value: str) -> str:
+    from b2b_assets.activation.http import check_endpoint
+
+    return check_endpoint(value, name="url")
+
+
+class SalesforcePull(PullSettings):
+    """A Salesforce org pulled with Bulk API 2.0 (contract section 7)."""
+
+    instance_url: str
+    token_url: str
+    api_version: str = Field(default="62.0", pattern=r"^\d{2,3}\.\d$")
+
+    _urls = field_validator("instance_url", "token_url")(lambda cls, v: _http_url(v))
+
+
+class MarketoPull(PullSettings):
+    """A Marketo instance pulled with the bulk extract and REST APIs (contract section 7)."""
+
+    endpoint: str
+    identity_endpoint: str
+    activity_type_ids: tuple[int, ...] = DEFAULT_ACTIVITY_TYPE_IDS
+    since: datetime | None = None
+
+    _urls = field_validator("endpoint", "identity_endpoint")(lambda cls, v: _http_url(v))
+
+    @field_validator("activity_type_ids")
+    @classmethod
+    def _some_types(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not value or any(type_id < 1 for type_id in value):
+            raise ValueError("activity_type_ids must list positive activity type ids")
+        return tuple(dict.fromkeys(value))
+
+    @field_validator("since")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
 
 
 class SourceInstance(BaseModel):
@@ -52,6 +135,8 @@ class SourceInstance(BaseModel):
     freshness_hours: float = Field(default=24.0, gt=0)
     max_quarantined: float | None = QuarantineShare
     objects: dict[str, ObjectSettings] = Field(default_factory=dict)
+    format: LandingFormat = "contract"
+    pull: SalesforcePull | MarketoPull | None = None
 
     @field_validator("name")
     @classmethod
@@ -66,6 +151,17 @@ class SourceInstance(BaseModel):
     def _sync_only_for_marketo(self) -> SourceInstance:
         if self.synced_crm is not None and self.type != "marketo":
             raise ValueError("synced_crm is only allowed on a marketo source")
+        return self
+
+    @model_validator(mode="after")
+    def _pull_fits_type(self) -> SourceInstance:
+        expected = {"salesforce": SalesforcePull, "marketo": MarketoPull}.get(self.type)
+        if self.pull is not None and not isinstance(self.pull, expected or ()):
+            raise ValueError(f"a {self.type} source cannot have this pull block")
+        if self.format == "fivetran" and self.type == "mdm":
+            raise ValueError("format fivetran is for salesforce and marketo sources")
+        if self.format == "fivetran" and self.pull is not None:
+            raise ValueError("a pulled source lands the contract's shape; remove format")
         return self
 
     @model_validator(mode="after")
