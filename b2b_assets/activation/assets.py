@@ -49,7 +49,7 @@ def transport_for(
     """The HTTP client of a destination, or the outbox when it has no endpoint."""
     if destination.offline:
         return OutboxTransport(outbox, destination, segment, as_of)
-    from b2b_assets.activation.http import RetrySettings
+    from b2b_assets.apis.http import RetrySettings
 
     retry = RetrySettings(
         attempts=destination.retry_attempts,

@@ -23,7 +23,8 @@ from typing import Any, Literal
 import httpx
 
 from b2b_assets.activation.config import LINKEDIN_VERSION, LINKEDIN_VERSION_PATTERN
-from b2b_assets.activation.http import (
+from b2b_assets.activation.transport import Change, ChangeResult, DeliveryError
+from b2b_assets.apis.http import (
     RetryableError,
     RetrySettings,
     Sleep,
@@ -33,7 +34,6 @@ from b2b_assets.activation.http import (
     redact,
     transport_failure,
 )
-from b2b_assets.activation.transport import Change, ChangeResult, DeliveryError
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +141,7 @@ class LinkedInAudienceClient:
                 what=what,
                 secrets=(self._token,),
                 on_retry=self._count_retry,
+                error=DeliveryError,
             )
         answers = data.get("elements") if isinstance(data, dict) else None
         if not isinstance(answers, list):

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from b2b_assets.apis.http import ApiError
+
 Action = Literal["add", "remove"]
 Status = Literal["added", "removed", "skipped", "failed"]
 
@@ -35,7 +37,7 @@ class ChangeResult:
     reason: str | None = None
 
 
-class DeliveryError(RuntimeError):
+class DeliveryError(ApiError):
     """A batch could not be delivered after the retries the API allows; nothing of it is recorded."""
 
 

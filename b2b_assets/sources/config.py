@@ -78,7 +78,7 @@ class PullSettings(BaseModel):
 
 
 def _http_url(value: str) -> str:
-    from b2b_assets.activation.http import check_endpoint
+    from b2b_assets.apis.http import check_endpoint
 
     return check_endpoint(value, name="url")
 

@@ -1,4 +1,4 @@
-"""Shared plumbing for the destination HTTP clients: retry policy (tenacity), a blocking moving-window
+"""Shared plumbing for the HTTP clients of the sources and destinations: retry policy (tenacity), a blocking moving-window
 rate limiter (limits), Retry-After parsing, and secret redaction for messages.
 
 Nothing here logs or formats a URL, a header or a body: callers build their own messages from values
@@ -28,8 +28,6 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from b2b_assets.activation.transport import DeliveryError
-
 T = TypeVar("T")
 
 Sleep = Callable[[float], None]
@@ -58,6 +56,11 @@ class RetrySettings:
             raise ValueError("attempts must be at least 1")
         if min(self.backoff_initial, self.backoff_max, self.backoff_jitter) < 0:
             raise ValueError("backoff values must not be negative")
+
+
+class ApiError(RuntimeError):
+    """A call to a vendor's API failed for good. The message is safe to show (no URL, header,
+    token or secret)."""
 
 
 class RetryableError(Exception):
@@ -98,10 +101,11 @@ def call_with_retries(
     what: str,
     secrets: Iterable[str] = (),
     on_retry: Callable[[], None] | None = None,
+    error: type[ApiError] = ApiError,
 ) -> T:
     """Run `fn`, retrying on RetryableError with backoff; other exceptions propagate at once.
 
-    When the attempts are used up, raises DeliveryError naming `what` and the last failure.
+    When the attempts are used up, raises `error` naming `what` and the last failure.
     """
     secrets = tuple(secrets)
 
@@ -130,7 +134,7 @@ def call_with_retries(
     try:
         return retrying(fn)
     except RetryableError as exc:
-        raise DeliveryError(
+        raise error(
             redact(f"{what} failed after {settings.attempts} attempt(s): {exc}", secrets)
         ) from exc
 
