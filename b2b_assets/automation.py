@@ -10,6 +10,8 @@
 - Everything downstream of raw also follows on its own (`AutomationCondition.eager()`), evaluated
   by the `automation` sensor: it propagates whatever a landing run did not carry (e.g. a required
   extract that arrived late); assets a run already brought up to date are not requested again.
+- Sources with a `pull:` block are pulled by their `pull_<source>` schedule; the landing sensor
+  loads the parts a pull lands as it loads dropped files.
 - Time moves even when data does not: `audience_refresh` re-evaluates audiences and activations
   every 15 minutes; `nightly_full_refresh` rebuilds everything at 02:00 UTC."""
 
@@ -40,6 +42,7 @@ from dagster import (
     sensor,
 )
 
+from b2b_assets.pulls.assets import pull_schedules
 from b2b_assets.sources.catalog import FX_RATES, OBJECTS_BY_TYPE
 from b2b_assets.sources.config import SourceInstance, SourcesConfig, landing_dir
 from b2b_assets.sources.landing_names import FINGERPRINT, fingerprint, scan_landing, top_level
@@ -282,6 +285,7 @@ def automation_definitions(data_dir: Path, config: SourcesConfig) -> dict:
         selection=AssetSelection.all(),
         description="Rebuild the whole graph from the landing folders.",
     )
+    pulls = pull_schedules(config)
     return {
         "sensors": [
             landing_sensor(environment_watch(data_dir, config)),
@@ -310,6 +314,7 @@ def automation_definitions(data_dir: Path, config: SourcesConfig) -> dict:
                 default_status=DefaultScheduleStatus.RUNNING,
                 description="Nightly rebuild of every asset.",
             ),
+            *pulls,
         ],
-        "jobs": [refresh, full],
+        "jobs": [refresh, full, *(schedule.job for schedule in pulls)],
     }

@@ -11,6 +11,7 @@ from b2b_assets.console import concise_console_logger
 from b2b_assets.identity.tables import identity_tables
 from b2b_assets.model.tables import model_tables
 from b2b_assets.profiles.tables import profile_tables
+from b2b_assets.pulls.assets import build_pull_assets
 from b2b_assets.resources import default_resources
 from b2b_assets.run_summary import reporting_in_process_executor
 from b2b_assets.segments.assets import build_audience_assets
@@ -29,6 +30,7 @@ def build_definitions() -> Definitions:
     ).by_name()
     audiences, segments = build_audience_assets(settings.segments_dir, set(destinations))
     assets = [
+        *build_pull_assets(settings.data_dir, config),
         *build_raw_assets(settings.data_dir, config),
         build_table_layer("b2b", model_tables(config)),
         build_table_layer("identity", identity_tables(config)),

@@ -16,6 +16,7 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
+    AssetSelection,
     AssetSpec,
     Failure,
     FreshnessPolicy,
@@ -27,6 +28,8 @@ from b2b_assets.checks.specs import schema_check_spec
 from b2b_assets.columns import column_metadata
 from b2b_assets.layers import LayerMember, build_layer_asset, code_reference
 from b2b_assets.publish import is_published, publish_on
+from b2b_assets.pulls.assets import GROUP as PULL_GROUP
+from b2b_assets.pulls.assets import pull_key
 from b2b_assets.sources.catalog import FX_RATES, OBJECTS_BY_TYPE, ObjectSpec
 from b2b_assets.sources.config import SourceInstance, SourcesConfig, landing_dir
 from b2b_assets.sources.landing_names import (
@@ -148,6 +151,7 @@ def raw_member(
     max_quarantined: float | None = None,
     landing_notes: Callable[[], list[LandingNote]] | None = None,
     together: ReadTogether | None = None,
+    pulled_by: AssetKey | None = None,
 ) -> LayerMember:
     """The raw asset of one object of one source instance (or of the reference data).
 
@@ -171,7 +175,7 @@ def raw_member(
         key=key,
         group_name="raw",
         kinds={"duckdb"},
-        deps=deps,
+        deps=[*deps, *([pulled_by] if pulled_by else [])],
         description=f"{spec.description} Read from `{where}` ({kind}).",
         metadata={
             "dagster/column_schema": column_metadata(raw_columns(spec)),
@@ -181,7 +185,10 @@ def raw_member(
             "object": spec.name,
         },
         # Objects checked against the rates are read again when the rates change.
-        automation_condition=DOWNSTREAM if deps else None,
+        # A pull's new parts come through the landing sensor, not through this condition.
+        automation_condition=(
+            DOWNSTREAM.ignore(AssetSelection.groups(PULL_GROUP)) if deps else None
+        ),
         freshness_policy=(
             FreshnessPolicy.time_window(
                 fail_window=timedelta(hours=freshness_hours),
@@ -354,6 +361,7 @@ def build_raw_assets(data_dir: Path, config: SourcesConfig) -> list[AssetsDefini
             max_quarantined=source.max_quarantined_of(load.spec.name),
             landing_notes=partial(unknown_landing_entries, load.folder, source.type),
             together=together,
+            pulled_by=pull_key(source) if source.pull else None,
         )
         for source, load in loads
     ]
