@@ -207,14 +207,15 @@ class MarketoPuller:
         state = self.landing.state(kind)
         for attempt in (1, 2):
             export = state.get("export")
-            if export is None or export.get("filter") != body["filter"]:
+            fresh = export is None or export.get("filter") != body["filter"]
+            if fresh:
                 export_id = self._create_export(kind, body, fields, pulled)
                 state["export"] = {"id": export_id, "filter": body["filter"]}
                 self.landing.save()
             else:
                 export_id = export["id"]
             try:
-                status = self._run_export(kind, export_id)
+                status = self._run_export(kind, export_id, fresh)
                 return self._fetch_file(kind, export_id, status)
             except _ExportGone as exc:
                 state["export"] = None
@@ -246,11 +247,12 @@ class MarketoPuller:
                 continue
             return str(_first_result(data, f"{kind} export")["exportId"])
 
-    def _run_export(self, kind: str, export_id: str) -> dict[str, Any]:
-        """Enqueue the job if it is not yet, and wait until it completes."""
+    def _run_export(self, kind: str, export_id: str, fresh: bool) -> dict[str, Any]:
+        """Enqueue the job if it is not yet (a `fresh` one is not), and wait until it
+        completes: its status is asked at once, then after waits growing to 30 s."""
         base = f"/bulk/v1/{kind}/export/{export_id}"
-        status = self._status(kind, export_id)
-        started, pause = time.monotonic(), 0.25
+        status = {"status": "Created"} if fresh else self._status(kind, export_id)
+        started, pause = time.monotonic(), 0.0
         while True:
             state = status.get("status")
             if state == EXPORT_DONE:
@@ -272,10 +274,11 @@ class MarketoPuller:
                 raise PullError(
                     f"{kind}: the export job did not finish in {self.max_job_wait:.0f}s"
                 )
-            self.sleep(pause)
-            if self.report is not None:
-                self.report.job_wait_seconds += pause
-            pause = min(pause * 2, 30.0)
+            if pause:
+                self.sleep(pause)
+                if self.report is not None:
+                    self.report.job_wait_seconds += pause
+            pause = min(max(pause * 2, 0.25), 30.0)
             status = self._status(kind, export_id)
 
     def _status(self, kind: str, export_id: str) -> dict[str, Any]:
