@@ -3,10 +3,10 @@
 Leads and activities come from the bulk extract API: one export job per window of at most
 30 days (Marketo allows 31), created, enqueued, polled, then its file fetched and checked against
 the job's SHA-256 checksum and landed as one part of `landing/<source>/<object>/`. The first pull
-starts at `since` (default: three years back); later pulls start where the last complete window
-ended: activities by `createdAt`, leads by `updatedAt` (so changed leads come again), or by
-`createdAt` when the subscription does not support that filter (error 1035; then only new leads
-come). An export job that fails is created once more; a full queue (1029) is waited out; an
+starts at `since` (default: three years back); later pulls start at the latest instant landed
+(see `marks`): activities by `createdAt` (their `activityDate`), leads by `updatedAt` (so changed
+leads come again), or by `createdAt` when the subscription does not support that filter (error
+1035; then only new leads come). An export job that fails is created once more; a full queue (1029) is waited out; an
 exhausted daily export quota (1029) stops the object's pull until the next one, which resumes from
 the last complete window (an export job still running is picked up rather than created again).
 
@@ -32,7 +32,8 @@ import pyarrow.parquet as pq
 
 from b2b_assets.apis.marketo import MarketoApi, MarketoError
 from b2b_assets.pulls.landing import PullLanding
-from b2b_assets.pulls.report import ObjectPull, PullError, PullReport, csv_rows
+from b2b_assets.pulls.marks import Mark, new_rows
+from b2b_assets.pulls.report import ObjectPull, PullError, PullReport, parse_instant
 from b2b_assets.sources.catalog import MARKETO, ObjectSpec, normalize_column_name
 from b2b_assets.sources.config import MarketoPull
 from b2b_assets.sources.reader import find_object_files
@@ -47,6 +48,12 @@ UNSUPPORTED_FILTER, QUEUE_OR_QUOTA = "1035", "1029"
 FIELD_CODES = ("1003", "1006")
 Sleep = Callable[[float], None]
 SPECS = {spec.name: spec for spec in MARKETO}
+KEYS = {"leads": "id", "activities": "marketoGUID"}
+# Per bulk object: the export filter -> the column of the rows it filters on.
+DATE_COLUMNS = {
+    "leads": {"createdAt": "createdAt", "updatedAt": "updatedAt"},
+    "activities": {"createdAt": "activityDate"},
+}
 
 
 class QuotaExhausted(Exception):
@@ -122,19 +129,21 @@ class MarketoPuller:
         fields = list(state.get("fields") or [column.name for column in SPECS["leads"].columns])
         if not state.get("initial_load_done"):
             # The first load walks every window by createdAt; changes made from its start on
-            # come with the pulls after it.
+            # come with the pulls after it (by updatedAt).
             started = state.setdefault("initial_load_started", iso(self.now))
-            start = _instant(state.get("created_through")) or self._first_start()
-            if self._export_windows("leads", "createdAt", start, pulled, fields, "created_through"):
-                state.update(initial_load_done=True, updated_through=started)
+            if self._export_windows("leads", "createdAt", pulled, fields):
+                updated = Mark.from_state(state.get("marks", {}).get("updatedAt"))
+                if updated.at is None or parse_instant(started) < updated.instant:
+                    updated = Mark(started)
+                state.setdefault("marks", {})["updatedAt"] = updated.to_state()
+                state["initial_load_done"] = True
                 self.landing.save()
-            pulled.high_water_mark = state.get("created_through")
+            pulled.high_water_mark = self._mark("leads", "createdAt")
             return
         if state.get("updated_filter") != "unsupported":
             try:
-                start = _instant(state["updated_through"])
-                self._export_windows("leads", "updatedAt", start, pulled, fields, "updated_through")
-                pulled.high_water_mark = state.get("updated_through")
+                self._export_windows("leads", "updatedAt", pulled, fields)
+                pulled.high_water_mark = self._mark("leads", "updatedAt")
                 return
             except MarketoError as exc:
                 if exc.code != UNSUPPORTED_FILTER:
@@ -145,31 +154,33 @@ class MarketoPuller:
             )
             state["updated_filter"] = "unsupported"
             self.landing.save()
-        start = _instant(state.get("created_through")) or self._first_start()
-        self._export_windows("leads", "createdAt", start, pulled, fields, "created_through")
-        pulled.high_water_mark = state.get("created_through")
+        self._export_windows("leads", "createdAt", pulled, fields)
+        pulled.high_water_mark = self._mark("leads", "createdAt")
 
     def _activities(self, pulled: ObjectPull) -> None:
-        state = self.landing.state("activities")
-        start = _instant(state.get("created_through")) or self._first_start()
         try:
-            self._export_windows("activities", "createdAt", start, pulled, None, "created_through")
+            self._export_windows("activities", "createdAt", pulled, None)
         except MarketoError as exc:
             raise PullError(f"activities: {exc}") from None
-        pulled.high_water_mark = state.get("created_through")
+        pulled.high_water_mark = self._mark("activities", "activityDate")
+
+    def _mark(self, kind: str, column: str) -> str | None:
+        state = self.landing.state(kind)
+        return (state.get("marks", {}).get(column) or {}).get("at") or state.get("window_end")
 
     def _export_windows(
-        self,
-        kind: str,
-        date_filter: str,
-        start: datetime,
-        pulled: ObjectPull,
-        fields: list[str] | None,
-        mark: str,
+        self, kind: str, date_filter: str, pulled: ObjectPull, fields: list[str] | None
     ) -> bool:
-        """Export [start, now) window by window, landing each window's file with its end as the
-        object's `mark`; False when the daily quota stopped it before the end."""
+        """Export from the object's mark for `date_filter` (see `marks`) to now, window by
+        window, landing each window's new rows with the marks they move; False when the daily
+        quota stopped it before the end."""
         state = self.landing.state(kind)
+        column = DATE_COLUMNS[kind][date_filter]
+        marks = {
+            name: Mark.from_state(state.get("marks", {}).get(name))
+            for name in DATE_COLUMNS[kind].values()
+        }
+        start = marks[column].instant or _instant(state.get("window_end")) or self._first_start()
         for window_start, window_end in windows(start, self.now):
             body: dict[str, Any] = {
                 "format": "CSV",
@@ -186,14 +197,19 @@ class MarketoPuller:
                 )
                 pulled.note = "daily export quota spent"
                 return False
-            rows, _ = csv_rows(data)
-            progress = {mark: iso(window_end), "export": None}
+            fresh = new_rows(data, KEYS[kind], marks, column)
+            marks = fresh.marks
+            progress: dict[str, Any] = {
+                "marks": {name: mark.to_state() for name, mark in marks.items()},
+                "window_end": iso(window_end),
+                "export": None,
+            }
             if fields is not None:
                 progress["fields"] = fields
-            if rows:
-                self.landing.land(kind, data, progress)
+            if fresh.rows:
+                self.landing.land(kind, fresh.body, progress)
                 pulled.parts += 1
-                pulled.rows += rows
+                pulled.rows += fresh.rows
             else:
                 state.update(progress)
                 self.landing.save()
