@@ -36,6 +36,8 @@ from b2b_assets.sources.config import (
 )
 
 GROUP = "pull"
+# Marketo allows 100 calls per 20 s per instance.
+MARKETO_RATE_LIMIT = (100, 20)
 
 
 def pull_key(source: SourceInstance) -> AssetKey:
@@ -79,6 +81,7 @@ def run_pull(source: SourceInstance, folder: Path, log) -> PullReport:
         settings.identity_endpoint,
         client_id,
         client_secret,
+        rate_limit=MARKETO_RATE_LIMIT,
         error=MarketoError,
     )
     try:
