@@ -57,8 +57,11 @@ def credentials(source: SourceInstance) -> tuple[str, str]:
     return os.environ[names[0]], os.environ[names[1]]
 
 
-def run_pull(source: SourceInstance, folder: Path, log) -> PullReport:
-    """Pull the source's objects into `folder`; the report says what came."""
+def run_pull(
+    source: SourceInstance, folder: Path, log, crm_folder: Path | None = None
+) -> PullReport:
+    """Pull the source's objects into `folder`; the report says what came. `crm_folder` is the
+    landing folder of a Marketo source's synced CRM."""
     client_id, client_secret = credentials(source)
     landing = PullLanding(folder)
     report = PullReport(source.name)
@@ -85,7 +88,8 @@ def run_pull(source: SourceInstance, folder: Path, log) -> PullReport:
         error=MarketoError,
     )
     try:
-        return MarketoPuller(marketo, landing, settings, log).pull(report)
+        puller = MarketoPuller(marketo, landing, settings, log, crm_folder=crm_folder)
+        return puller.pull(report)
     finally:
         marketo.close()
 
@@ -111,10 +115,15 @@ def report_metadata(report: PullReport) -> dict:
     }
 
 
-def build_pull_asset(data_dir: Path, source: SourceInstance) -> AssetsDefinition:
-    """The asset that pulls one source into its landing folder."""
+def build_pull_asset(
+    data_dir: Path, source: SourceInstance, config: SourcesConfig
+) -> AssetsDefinition:
+    """The asset that pulls one source into its landing folder. A Marketo source pulls after
+    its synced CRM (when that is pulled too): it asks for the CRM's opportunities."""
     assert source.pull is not None
     folder = landing_dir(data_dir, source)
+    crm = config.by_name().get(source.synced_crm or "")
+    crm_folder = landing_dir(data_dir, crm) if crm is not None else None
     api = "Bulk API 2.0" if source.type == "salesforce" else "bulk extract and REST APIs"
 
     @asset(
@@ -126,10 +135,11 @@ def build_pull_asset(data_dir: Path, source: SourceInstance) -> AssetsDefinition
             "every raw asset of the source reads them."
         ),
         metadata={"source_instance": source.name, "landing": str(folder)},
+        deps=[pull_key(crm)] if crm is not None and crm.pull is not None else [],
     )
     def _pull(context: AssetExecutionContext) -> MaterializeResult:
         try:
-            report = run_pull(source, folder, context.log)
+            report = run_pull(source, folder, context.log, crm_folder)
         except (ApiError, PullError, OSError) as exc:
             raise Failure(
                 description=f"pull of {source.name}: {exc}\nWhat it landed before stays in "
@@ -145,7 +155,7 @@ def build_pull_asset(data_dir: Path, source: SourceInstance) -> AssetsDefinition
 
 
 def build_pull_assets(data_dir: Path, config: SourcesConfig) -> list[AssetsDefinition]:
-    return [build_pull_asset(data_dir, source) for source in config.sources if source.pull]
+    return [build_pull_asset(data_dir, source, config) for source in config.sources if source.pull]
 
 
 def pull_schedules(config: SourcesConfig) -> list[ScheduleDefinition]:

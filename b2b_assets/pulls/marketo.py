@@ -13,8 +13,9 @@ the last complete window (an export job still running is picked up rather than c
 Companies, opportunities, opportunity roles, programs, program members, static lists and their
 members come from the REST API, paged by `nextPageToken` (programs by offset), and are landed
 whole each pull as one part that replaces the previous one, so records deleted in Marketo leave.
-Companies are asked for by the `externalCompanyId`/`sfdcAccountId` of the landed leads,
-opportunities by those companies, roles by those opportunities.
+Companies are asked for by the `externalCompanyId`/`sfdcAccountId` of the landed leads, roles by
+the landed leads' ids, opportunities by the ids the roles name and those of the synced CRM's
+landed opportunities (Marketo searches opportunities by their ids only).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
@@ -34,7 +36,7 @@ from b2b_assets.apis.marketo import MarketoApi, MarketoError
 from b2b_assets.pulls.landing import PullLanding
 from b2b_assets.pulls.marks import Mark, new_rows
 from b2b_assets.pulls.report import ObjectPull, PullError, PullReport, parse_instant
-from b2b_assets.sources.catalog import MARKETO, ObjectSpec, normalize_column_name
+from b2b_assets.sources.catalog import MARKETO, SALESFORCE, ObjectSpec, normalize_column_name
 from b2b_assets.sources.config import MarketoPull
 from b2b_assets.sources.reader import find_object_files
 
@@ -48,6 +50,7 @@ UNSUPPORTED_FILTER, QUEUE_OR_QUOTA = "1035", "1029"
 FIELD_CODES = ("1003", "1006")
 Sleep = Callable[[float], None]
 SPECS = {spec.name: spec for spec in MARKETO}
+SALESFORCE_OPPORTUNITY = next(spec for spec in SALESFORCE if spec.name == "Opportunity")
 KEYS = {"leads": "id", "activities": "marketoGUID"}
 # Per bulk object: the export filter -> the column of the rows it filters on.
 DATE_COLUMNS = {
@@ -85,6 +88,7 @@ class MarketoPuller:
         now: datetime | None = None,
         sleep: Sleep = time.sleep,
         max_job_wait: float = 3 * 3600.0,
+        crm_folder: Path | None = None,
     ) -> None:
         self.api = api
         self.landing = landing
@@ -93,6 +97,7 @@ class MarketoPuller:
         self.now = (now or datetime.now(UTC)).replace(microsecond=0)
         self.sleep = sleep
         self.max_job_wait = max_job_wait
+        self.crm_folder = crm_folder
         self.report: PullReport | None = None
 
     def pull(self, report: PullReport) -> PullReport:
@@ -101,8 +106,8 @@ class MarketoPuller:
             ("leads", self._leads),
             ("activities", self._activities),
             ("companies", self._companies),
-            ("opportunities", self._opportunities),
             ("opportunity_roles", self._roles),
+            ("opportunities", self._opportunities),
             ("programs", self._programs),
             ("program_members", self._program_members),
             ("static_lists", self._static_lists),
@@ -326,18 +331,21 @@ class MarketoPuller:
         rows = self._filtered("/rest/v1/companies.json", "externalCompanyId", values, "companies")
         self._snapshot("companies", rows, pulled)
 
-    def _opportunities(self, pulled: ObjectPull) -> None:
-        values = self._landed_values("companies", ("externalCompanyId",))
-        values |= self._landed_values("leads", ("externalCompanyId", "sfdcAccountId"))
-        path = "/rest/v1/opportunities.json"
-        rows = self._filtered(path, "externalCompanyId", values, "opportunities")
-        self._snapshot("opportunities", rows, pulled)
-
     def _roles(self, pulled: ObjectPull) -> None:
-        values = self._landed_values("opportunities", ("externalOpportunityId",))
+        values = self._landed_values("leads", ("id",))
         path = "/rest/v1/opportunities/roles.json"
-        rows = self._filtered(path, "externalOpportunityId", values, "opportunity_roles")
+        rows = self._filtered(path, "leadId", values, "opportunity_roles")
         self._snapshot("opportunity_roles", rows, pulled)
+
+    def _opportunities(self, pulled: ObjectPull) -> None:
+        # Opportunities are searchable by their own ids only: those the landed roles name, and
+        # the synced CRM's opportunity ids (its opportunities carry them).
+        values = self._landed_values("opportunity_roles", ("externalOpportunityId",))
+        if self.crm_folder is not None:
+            values |= landed_values(self.crm_folder, SALESFORCE_OPPORTUNITY, ("Id",))
+        path = "/rest/v1/opportunities.json"
+        rows = self._filtered(path, "externalOpportunityId", values, "opportunities")
+        self._snapshot("opportunities", rows, pulled)
 
     def _programs(self, pulled: ObjectPull) -> None:
         self._snapshot("programs", self._asset_pages("/rest/asset/v1/programs.json"), pulled)
@@ -432,31 +440,33 @@ class MarketoPuller:
             offset += len(result)
 
     def _landed_values(self, object_name: str, columns: tuple[str, ...]) -> set[str]:
-        """The distinct non-empty values of `columns` in every landed file of the object."""
-        wanted = {normalize_column_name(column) for column in columns}
-        values: set[str] = set()
-        for path in find_object_files(self.landing.folder, SPECS[object_name]):
-            if path.suffix.lower() == ".parquet":
-                table = pq.read_table(path)
-                for name in table.column_names:
-                    if normalize_column_name(name) in wanted:
-                        values.update(
-                            str(v) for v in table.column(name).to_pylist() if v is not None
-                        )
-                continue
-            with path.open(encoding="utf-8-sig", newline="") as handle:
-                reader = csv.reader(handle)
-                header = next(reader, [])
-                positions = [
-                    i for i, name in enumerate(header) if normalize_column_name(name) in wanted
-                ]
-                for row in reader:
-                    values.update(row[i] for i in positions if i < len(row))
-        return {v.strip() for v in values if v.strip() and v.strip().lower() != "null"}
+        return landed_values(self.landing.folder, SPECS[object_name], columns)
 
 
 class _ExportGone(Exception):
     """The export job failed, was cancelled, or is no longer known."""
+
+
+def landed_values(folder: Path, spec: ObjectSpec, columns: tuple[str, ...]) -> set[str]:
+    """The distinct non-empty values of `columns` in every landed file of the object."""
+    wanted = {normalize_column_name(column) for column in columns}
+    values: set[str] = set()
+    for path in find_object_files(folder, spec):
+        if path.suffix.lower() == ".parquet":
+            table = pq.read_table(path)
+            for name in table.column_names:
+                if normalize_column_name(name) in wanted:
+                    values.update(str(v) for v in table.column(name).to_pylist() if v is not None)
+            continue
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, [])
+            positions = [
+                i for i, name in enumerate(header) if normalize_column_name(name) in wanted
+            ]
+            for row in reader:
+                values.update(row[i] for i in positions if i < len(row))
+    return {v.strip() for v in values if v.strip() and v.strip().lower() not in ("null",)}
 
 
 def _first_result(data: dict[str, Any], what: str) -> dict[str, Any]:
