@@ -3,6 +3,9 @@
 Each fake is a stdlib `ThreadingHTTPServer` on 127.0.0.1 (port 0) served from a background thread.
 It records every request (method, path, query, headers without Authorization, body, and its answer)
 and can be told to fail the next N requests in a given way (`inject`). Subclasses implement `route`.
+
+An `Answer` is JSON unless it names a `content_type`: then its body (text or bytes) is sent as is,
+e.g. a CSV file with its own headers. A 204 answer has no body.
 """
 
 from __future__ import annotations
@@ -41,8 +44,19 @@ class Injection:
 @dataclass
 class Answer:
     status: int
-    body: Any
+    body: Any  # JSON-able, or text/bytes when content_type is set
     headers: dict[str, str] = field(default_factory=dict)
+    content_type: str | None = None  # None: body is sent as application/json
+
+    def payload(self) -> tuple[bytes, str]:
+        """The bytes to send and their Content-Type."""
+        if self.status in (204, 304):
+            return b"", self.content_type or "application/json"
+        if self.content_type is None:
+            return json.dumps(self.body).encode(), "application/json"
+        if isinstance(self.body, bytes):
+            return self.body, self.content_type
+        return ("" if self.body is None else str(self.body)).encode("utf-8"), self.content_type
 
 
 class FakeServer:
@@ -93,7 +107,8 @@ class FakeServer:
 
     def inject(self, kind: str | int, times: int = 1, **options: Any) -> None:
         """Fail the next `times` eligible requests with `kind` (see the subclass for kinds);
-        `"slow"` answers normally after `delay` seconds (default 1.0)."""
+        `"slow"` answers normally after `delay` seconds (default 1.0). With `path="/prefix"` only
+        requests whose path starts with it are taken (others pass by the injection)."""
         with self.lock:
             self._injections.append(Injection(str(kind), times, options))
 
@@ -101,17 +116,25 @@ class FakeServer:
         with self.lock:
             self._injections.clear()
 
-    def take_injection(self) -> Injection | None:
+    def take_injection(self, request: RecordedRequest | None = None) -> Injection | None:
         with self.lock:
             while self._injections and self._injections[0].remaining <= 0:
                 self._injections.popleft()
-            if not self._injections:
-                return None
-            head = self._injections[0]
-            head.remaining -= 1
-            return Injection(head.kind, 1, head.options)
+            for pending in self._injections:
+                if pending.remaining <= 0:
+                    continue
+                prefix = pending.options.get("path")
+                if prefix is not None and (request is None or not request.path.startswith(prefix)):
+                    continue
+                pending.remaining -= 1
+                return Injection(pending.kind, 1, pending.options)
+            return None
 
     # -- queries for tests ------------------------------------------------------------------------
+
+    def count(self, path_prefix: str = "/", method: str | None = None) -> int:
+        """How many requests were made to paths starting with `path_prefix` (any or one method)."""
+        return len(self.requests_to(path_prefix, method))
 
     def requests_to(self, path_prefix: str, method: str | None = None) -> list[RecordedRequest]:
         with self.lock:
@@ -149,7 +172,7 @@ class FakeServer:
             self.in_flight += 1
             self.max_in_flight_seen = max(self.max_in_flight_seen, self.in_flight)
         try:
-            injection = self.take_injection() if self.eligible_for_injection(record) else None
+            injection = self.take_injection(record) if self.eligible_for_injection(record) else None
             if injection is not None and injection.kind == "slow":
                 time.sleep(float(injection.options.get("delay", 1.0)))
                 injection = None
@@ -158,9 +181,9 @@ class FakeServer:
             else:
                 answer = self.route(record, handler.headers.get("Authorization"), injection)
             record.status, record.response = answer.status, answer.body
-            payload = json.dumps(answer.body).encode()
+            payload, content_type = answer.payload()
             handler.send_response(answer.status)
-            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Type", content_type)
             handler.send_header("Content-Length", str(len(payload)))
             for name, value in answer.headers.items():
                 handler.send_header(name, value)
@@ -184,6 +207,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.fake.dispatch(self)
 
     def do_DELETE(self) -> None:  # noqa: N802
+        self.fake.dispatch(self)
+
+    def do_PATCH(self) -> None:  # noqa: N802
+        self.fake.dispatch(self)
+
+    def do_PUT(self) -> None:  # noqa: N802
         self.fake.dispatch(self)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002

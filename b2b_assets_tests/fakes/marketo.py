@@ -95,7 +95,7 @@ class FakeMarketo(FakeServer):
             return set(self.lists[int(list_id)])
 
     def rest_requests(self) -> list[RecordedRequest]:
-        return self.requests_to("/rest/")
+        return [r for r in self.requests_to("/") if self.is_api_call(r)]
 
     def identity_requests(self) -> list[RecordedRequest]:
         return self.requests_to("/identity/")
@@ -116,15 +116,21 @@ class FakeMarketo(FakeServer):
 
     # -- routing ----------------------------------------------------------------------------------
 
+    #: paths that are API calls (token, rate limit, concurrency, injections); a subclass may add more
+    api_prefixes: tuple[str, ...] = ("/rest/",)
+
+    def is_api_call(self, request: RecordedRequest) -> bool:
+        return request.path.startswith(self.api_prefixes)
+
     def eligible_for_injection(self, request: RecordedRequest) -> bool:
-        return request.path.startswith("/rest/")
+        return self.is_api_call(request)
 
     def route(
         self, request: RecordedRequest, authorization: str | None, injection: Injection | None
     ) -> Answer:
         if request.path == "/identity/oauth/token" and request.method == "GET":
             return self._identity(request)
-        if not request.path.startswith("/rest/"):
+        if not self.is_api_call(request):
             return Answer(404, {"message": "not found"})
         with self.lock:
             concurrent = self.in_flight
@@ -142,6 +148,10 @@ class FakeMarketo(FakeServer):
                 "606",
                 f"Max rate limit '{self.rate_limit[0]}' exceeded with in '{self.rate_limit[1]:g}' secs",
             )
+        return self.handle(request)
+
+    def handle(self, request: RecordedRequest) -> Answer:
+        """An authorized API call within the limits; a subclass adds endpoints before these."""
         if match := LIST_PATH.fullmatch(request.path):
             if request.method not in ("POST", "DELETE"):
                 return Answer(405, {"message": "method not allowed"})

@@ -1,0 +1,1 @@
+"""Tests of the test fakes themselves: they answer as the vendors' documented APIs do."""
