@@ -199,6 +199,7 @@ class FakeServer:
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeServer
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are two writes: do not wait for an ACK
 
     def do_GET(self) -> None:  # noqa: N802 (stdlib naming)
         self.fake.dispatch(self)

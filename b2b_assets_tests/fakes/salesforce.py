@@ -505,10 +505,13 @@ class FakeSalesforce(FakeServer):
         with self.lock:
             self.sessions.clear()
 
-    def fail_next_job(self, message: str = "Internal error while processing the query") -> None:
-        """The next job created ends in state Failed with this errorMessage."""
+    def fail_next_job(
+        self, message: str = "Internal error while processing the query", times: int = 1
+    ) -> None:
+        """The next `times` jobs created end in state Failed with this errorMessage."""
         with self.lock:
             self._fail_next = message
+            self._fail_times = times
 
     def abort_job(self, job_id: str | None = None) -> str:
         """Abort a job (default: the newest one not yet finished), as if someone did in Setup."""
@@ -753,7 +756,9 @@ class FakeSalesforce(FakeServer):
                 line_ending=line_ending,
                 fail_with=self._fail_next,
             )
-            self._fail_next = None
+            self._fail_times = getattr(self, "_fail_times", 1) - 1
+            if self._fail_times <= 0:
+                self._fail_next = None
             self.jobs[job.id] = job
             if self.polls_to_complete <= 0:
                 self._finish(job)
