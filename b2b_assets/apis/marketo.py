@@ -102,12 +102,19 @@ class MarketoApi:
         self._lock = threading.Lock()
         self._token: str | None = None
         self._token_renew_at = 0.0
+        self._backoff_seconds = 0.0
         self.closed = False
         self.stats: dict[str, int] = {"rest_calls": 0, "token_requests": 0, "retries": 0}
 
     @property
     def rate_limit_wait_seconds(self) -> float:
-        return self._limiter.waited_seconds
+        """Time spent waiting on limits: the client's own rate limiter, and backing off after
+        Marketo answered a limit (606, 615) or a transient error."""
+        return self._limiter.waited_seconds + self._backoff_seconds
+
+    def _backoff(self, seconds: float) -> None:
+        self._backoff_seconds += seconds
+        self._sleep(seconds)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -177,7 +184,7 @@ class MarketoApi:
             return call_with_retries(
                 attempt,
                 settings=self._retry,
-                sleep=self._sleep,
+                sleep=self._backoff,
                 logger=logger,
                 what=what,
                 secrets=self.secrets,
@@ -218,7 +225,8 @@ class MarketoApi:
             raise RetryableError(f"HTTP {response.status_code}")
         if response.status_code != 200:
             raise self._failure(
-                f"Marketo answered HTTP {response.status_code} on {method} {path}", "?"
+                f"Marketo answered HTTP {response.status_code} on {method} {path}",
+                f"HTTP {response.status_code}",
             )
         return response
 

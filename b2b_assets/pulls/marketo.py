@@ -13,7 +13,8 @@ the last complete window (an export job still running is picked up rather than c
 Companies, opportunities, opportunity roles, programs, program members, static lists and their
 members come from the REST API, paged by `nextPageToken` (programs by offset), and are landed
 whole each pull as one part that replaces the previous one, so records deleted in Marketo leave.
-Companies are asked for by the `externalCompanyId`/`sfdcAccountId` of the landed leads, roles by
+Companies are asked for by the `externalCompanyId`/`sfdcAccountId` of the landed leads and the
+synced CRM's landed account ids, roles by
 the landed leads' ids, opportunities by the ids the roles name and those of the synced CRM's
 landed opportunities (Marketo searches opportunities by their ids only).
 """
@@ -47,10 +48,12 @@ ASSET_PAGE = 200  # asset API: programs per page
 EXPORT_DONE, EXPORT_FAILED = "Completed", ("Failed", "Cancelled")
 EXPORT_RUNNING = ("Created", "Queued", "Processing")
 UNSUPPORTED_FILTER, QUEUE_OR_QUOTA = "1035", "1029"
+# Opportunities and their roles are not served to subscriptions with a native CRM sync.
+NOT_SERVED = "1018"
 FIELD_CODES = ("1003", "1006")
 Sleep = Callable[[float], None]
 SPECS = {spec.name: spec for spec in MARKETO}
-SALESFORCE_OPPORTUNITY = next(spec for spec in SALESFORCE if spec.name == "Opportunity")
+SALESFORCE_SPECS = {spec.name: spec for spec in SALESFORCE}
 KEYS = {"leads": "id", "activities": "marketoGUID"}
 # Per bulk object: the export filter -> the column of the rows it filters on.
 DATE_COLUMNS = {
@@ -310,6 +313,8 @@ class MarketoPuller:
                 what=f"{kind} export status",
             )
         except MarketoError as exc:
+            if exc.code == "?":  # not an answer about the job: retries ran out
+                raise
             raise _ExportGone(f"the export job cannot be found ({exc.code})") from None
         return _first_result(data, f"{kind} export status")
 
@@ -322,12 +327,14 @@ class MarketoPuller:
             if not expected or hashlib.sha256(data).hexdigest() == expected:
                 return data
             self.log.warning(f"{kind}: the export file does not match its checksum; fetching again")
-        raise PullError(f"{kind}: the export file of job {export_id} does not match its checksum")
+        raise _ExportGone(f"the file of export job {export_id} does not match its checksum")
 
     # -- REST objects, landed whole ---------------------------------------------------------------
 
     def _companies(self, pulled: ObjectPull) -> None:
         values = self._landed_values("leads", ("externalCompanyId", "sfdcAccountId"))
+        if self.crm_folder is not None:
+            values |= landed_values(self.crm_folder, SALESFORCE_SPECS["Account"], ("Id",))
         rows = self._filtered("/rest/v1/companies.json", "externalCompanyId", values, "companies")
         self._snapshot("companies", rows, pulled)
 
@@ -342,7 +349,7 @@ class MarketoPuller:
         # the synced CRM's opportunity ids (its opportunities carry them).
         values = self._landed_values("opportunity_roles", ("externalOpportunityId",))
         if self.crm_folder is not None:
-            values |= landed_values(self.crm_folder, SALESFORCE_OPPORTUNITY, ("Id",))
+            values |= landed_values(self.crm_folder, SALESFORCE_SPECS["Opportunity"], ("Id",))
         path = "/rest/v1/opportunities.json"
         rows = self._filtered(path, "externalOpportunityId", values, "opportunities")
         self._snapshot("opportunities", rows, pulled)
@@ -384,6 +391,10 @@ class MarketoPuller:
         try:
             body, rows = _csv_of(spec, records)
         except MarketoError as exc:
+            if exc.code == NOT_SERVED:
+                self.log.info(f"{name}: not served to this subscription (1018); skipped")
+                pulled.note = "not served (native CRM sync)"
+                return
             raise PullError(f"{name}: {exc}") from None
         self.landing.land(name, body, {"snapshot_part": None, "pulled_at": iso(self.now)})
         pulled.parts, pulled.rows, pulled.high_water_mark = 1, rows, iso(self.now)
@@ -444,7 +455,7 @@ class MarketoPuller:
 
 
 class _ExportGone(Exception):
-    """The export job failed, was cancelled, or is no longer known."""
+    """The export job failed, was cancelled, is no longer known, or its file is damaged."""
 
 
 def landed_values(folder: Path, spec: ObjectSpec, columns: tuple[str, ...]) -> set[str]:
