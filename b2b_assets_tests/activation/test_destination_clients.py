@@ -24,10 +24,10 @@ from b2b_assets.activation.config import (
     load_destinations,
 )
 from b2b_assets.activation.delivery import DeliveryReport, deliver, reconcile
-from b2b_assets.apis.http import RetrySettings, parse_retry_after
 from b2b_assets.activation.linkedin import LinkedInAudienceClient, LinkedInVersionError
 from b2b_assets.activation.marketo import MarketoStaticListClient
 from b2b_assets.activation.transport import Change, ChangeResult, DeliveryError, Transport
+from b2b_assets.apis.http import RetrySettings, parse_retry_after
 from b2b_assets.resources import DuckDBWarehouse
 from b2b_assets_tests.conftest import DEMO_DATA
 from b2b_assets_tests.fakes.linkedin import FakeLinkedIn
