@@ -6,17 +6,19 @@ the job's SHA-256 checksum and landed as one part of `landing/<source>/<object>/
 starts at `since` (default: three years back); later pulls start at the latest instant landed
 (see `marks`): activities by `createdAt` (their `activityDate`), leads by `updatedAt` (so changed
 leads come again), or by `createdAt` when the subscription does not support that filter (error
-1035; then only new leads come). An export job that fails is created once more; a full queue (1029) is waited out; an
-exhausted daily export quota (1029) stops the object's pull until the next one, which resumes from
-the last complete window (an export job still running is picked up rather than created again).
+1035; then only new leads come). An export job that fails is created once more; a full queue
+(1029) is waited out; an exhausted daily export quota (1029) stops the object's pull until the
+next one, which resumes from the last complete window (an export job still running is picked up
+rather than created again).
 
 Companies, opportunities, opportunity roles, programs, program members, static lists and their
-members come from the REST API, paged by `nextPageToken` (programs by offset), and are landed
-whole each pull as one part that replaces the previous one, so records deleted in Marketo leave.
-Companies are asked for by the `externalCompanyId`/`sfdcAccountId` of the landed leads and the
-synced CRM's landed account ids, roles by
-the landed leads' ids, opportunities by the ids the roles name and those of the synced CRM's
-landed opportunities (Marketo searches opportunities by their ids only).
+members come from the REST API, paged by `nextPageToken` (programs by offset), and are read
+whole each pull; a snapshot that differs from the last one landed (by SHA-256) is landed as one
+part that replaces the previous one, so records deleted in Marketo leave, and an unchanged one is
+not landed again. Companies are asked for by the `externalCompanyId`/`sfdcAccountId` of the
+landed leads and the synced CRM's landed account ids, roles by the landed leads' ids,
+opportunities by the ids the roles name and those of the synced CRM's landed opportunities
+(Marketo searches opportunities by their ids only).
 """
 
 from __future__ import annotations
@@ -396,8 +398,15 @@ class MarketoPuller:
                 pulled.note = "not served (native CRM sync)"
                 return
             raise PullError(f"{name}: {exc}") from None
-        self.landing.land(name, body, {"snapshot_part": None, "pulled_at": iso(self.now)})
-        pulled.parts, pulled.rows, pulled.high_water_mark = 1, rows, iso(self.now)
+        digest = hashlib.sha256(body).hexdigest()
+        state = self.landing.state(name)
+        pulled.high_water_mark = iso(self.now)
+        if state.get("snapshot_digest") == digest and self.landing.pulled_parts(name):
+            pulled.note = "unchanged since the last pull"
+            return
+        progress = {"snapshot_part": None, "snapshot_digest": digest, "pulled_at": iso(self.now)}
+        self.landing.land(name, body, progress)
+        pulled.parts, pulled.rows = 1, rows
 
     def _filtered(
         self, path: str, filter_type: str, values: set[str], name: str
