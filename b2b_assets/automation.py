@@ -45,7 +45,13 @@ from dagster import (
 from b2b_assets.pulls.assets import pull_schedules
 from b2b_assets.sources.catalog import FX_RATES, OBJECTS_BY_TYPE
 from b2b_assets.sources.config import SourceInstance, SourcesConfig, landing_dir
-from b2b_assets.sources.landing_names import FINGERPRINT, fingerprint, scan_landing, top_level
+from b2b_assets.sources.landing_names import (
+    FINGERPRINT,
+    fingerprint,
+    object_resolver,
+    scan_landing,
+    top_level,
+)
 from b2b_assets.sources.reader import raw_table_name
 
 SETTLE_SECONDS = float(os.environ.get("B2B_SETTLE_SECONDS", "1.0"))
@@ -73,10 +79,16 @@ class Watched:
     objects: dict[str, AssetKey]  # object name, lower-case -> its raw asset
     nested: bool = True
     required: frozenset[str] = frozenset()  # objects that cannot be loaded without files
+    resolve: Callable[[str], str | None] = str.lower  # a top-level name -> the object it holds
 
     def scan(self) -> dict[str, tuple[int, int]]:
-        found = scan_landing(self.folder, list(self.objects))
+        found = scan_landing(self.folder, list(self.objects), self.resolve)
         return found if self.nested else top_level(found)
+
+    def object_of(self, relative: str) -> str | None:
+        """The object a file (its path relative to the folder) belongs to."""
+        first = relative.split("/")[0]
+        return self.resolve(first if "/" in relative else Path(first).stem)
 
 
 def source_watch(source: SourceInstance, folder: Path) -> Watched:
@@ -85,18 +97,14 @@ def source_watch(source: SourceInstance, folder: Path) -> Watched:
         spec.name.lower(): AssetKey(["raw", raw_table_name(source.name, spec)]) for spec in specs
     }
     required = frozenset(spec.name.lower() for spec in specs if spec.required)
-    return Watched(source.name, folder, objects, required=required)
+    resolve = object_resolver(source.type, source.format)
+    return Watched(source.name, folder, objects, required=required, resolve=resolve)
 
 
 def reference_watch(data_dir: Path) -> Watched:
     return Watched(
         REFERENCE, data_dir, {FX_RATES.name.lower(): AssetKey(["raw", FX_RATES.table])}, False
     )
-
-
-def object_of(relative: str) -> str:
-    first = relative.split("/")[0]
-    return (first if "/" in relative else Path(first).stem).lower()
 
 
 def read_cursor(text: str | None) -> tuple[dict[str, list[int]], int]:
@@ -198,15 +206,17 @@ def watch_files(
             "no new extracts" + (f" ({unsettled} still being written)" if unsettled else "")
         )
     touched = changed | removed
-    touched_objects: dict[str, set[str]] = {}  # watched folder -> objects whose files changed
+    touched_objects: dict[str, set[str | None]] = {}  # watched folder -> objects changed
+    by_name = {w.name: w for w in watched}
     for path in touched:
         folder, relative = path.split("/", 1)
-        touched_objects.setdefault(folder, set()).add(object_of(relative))
+        if folder in by_name:  # a source no longer in sources.yaml has nothing to load
+            touched_objects.setdefault(folder, set()).add(by_name[folder].object_of(relative))
     keys = []
     for w in watched:
         mine = touched_objects.get(w.name, set())
         for name, key in w.objects.items():
-            object_files = {p: s for p, s in scans[w.name].items() if object_of(p) == name}
+            object_files = {p: s for p, s in scans[w.name].items() if w.object_of(p) == name}
             if name not in mine and not (first and (object_files or name not in w.required)):
                 continue
             if not already_loaded(context, key, object_files):

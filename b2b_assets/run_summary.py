@@ -18,7 +18,7 @@ from dagster import DagsterEvent, Executor, InitExecutorContext, executor, in_pr
 
 from b2b_assets.console import error_line, one_line
 from b2b_assets.layers import FAILED_ASSETS
-from b2b_assets.sources.load_checks import LANDING_CHECK, QUARANTINE_CHECK, SUPERSEDED
+from b2b_assets.sources.load_checks import LANDING_CHECK, NOT_PROBLEMS, QUARANTINE_CHECK
 
 # Assets named per layer in a list of what was not built before they are counted.
 SHOWN_PER_LAYER = 4
@@ -135,7 +135,8 @@ def _quarantine_lines(report: RunReport) -> list[str]:
     for asset, values in sorted(report.loads.items()):
         quarantined = int(values.get("rows_quarantined") or 0)
         reasons = Counter(values.get("quarantine_reasons") or {})
-        reasons.pop(SUPERSEDED, None)
+        for reason in NOT_PROBLEMS:
+            reasons.pop(reason, None)
         if reasons:
             top = ", ".join(f"{reason}: {n}" for reason, n in reasons.most_common(3))
             where = (

@@ -266,6 +266,16 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
 
 
 @pytest.fixture(scope="session")
+def fivetran_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """The demo with its Salesforce and Marketo sources in Fivetran's shapes, materialized
+    as of 2026-11-15 (once per session)."""
+    from b2b_assets_tests.sources.fivetran_landing import fivetran_demo
+
+    root = tmp_path_factory.mktemp("fivetran")
+    return materialize_env(fivetran_demo(root), root / "warehouse.duckdb", "2026-11-15")
+
+
+@pytest.fixture(scope="session")
 def scenario_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     """The shared tiny scenario (scenario.py), materialized once; its broken segment fails."""
     from b2b_assets_tests import scenario

@@ -19,7 +19,7 @@ from b2b_assets.sources.reader import (
     ExtractError,
     Malformed,
     ReadContext,
-    map_columns,
+    file_columns,
     read_rows_with_python,
     staged_rows_select,
 )
@@ -85,7 +85,7 @@ def read_landing_file(
     fields, say) is read again row by row by Python's csv module, as DuckDB's reader does,
     which quarantines the rows that do not parse; only such a file passes through the
     driver."""
-    positions = map_columns(path, header, spec)
+    positions = file_columns(path, header, spec, ctx)
     scan = f"_scan_{abs(hash(str(path)))}"
     parquet = path.suffix.lower() == ".parquet"
     malformed: list[Malformed] = []

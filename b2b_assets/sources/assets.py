@@ -88,6 +88,8 @@ class RawLoad:
     normalize_sf_ids: bool
     known_instances: tuple[str, ...] = ()
     salesforce_instances: tuple[str, ...] = ()
+    source_type: str = ""
+    landing_format: str = "contract"
 
     @property
     def key(self) -> AssetKey:
@@ -104,6 +106,8 @@ class RawLoad:
             instances=self.known_instances,
             run_id=run_id,
             salesforce_instances=self.salesforce_instances,
+            source_type=self.source_type,
+            landing_format=self.landing_format,
         )
 
 
@@ -333,7 +337,19 @@ def source_loads(data_dir: Path, config: SourcesConfig) -> list[tuple[SourceInst
     names = tuple(source.name for source in config.sources)
     salesforce = tuple(s.name for s in config.of_type("salesforce"))
     return [
-        (source, RawLoad(folder, spec, source.name, _normalizes_sf_ids(source), names, salesforce))
+        (
+            source,
+            RawLoad(
+                folder,
+                spec,
+                source.name,
+                _normalizes_sf_ids(source),
+                names,
+                salesforce,
+                source.type,
+                source.format,
+            ),
+        )
         for source in config.sources
         for folder in [landing_dir(data_dir, source)]
         for spec in OBJECTS_BY_TYPE[source.type]
@@ -359,7 +375,7 @@ def build_raw_assets(data_dir: Path, config: SourcesConfig) -> list[AssetsDefini
             source.type,
             freshness_hours=source.freshness_hours,
             max_quarantined=source.max_quarantined_of(load.spec.name),
-            landing_notes=partial(unknown_landing_entries, load.folder, source.type),
+            landing_notes=partial(unknown_landing_entries, load.folder, source.type, source.format),
             together=together,
             pulled_by=pull_key(source) if source.pull else None,
         )

@@ -6,11 +6,12 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from b2b_assets.sources.catalog import OBJECTS_BY_TYPE
+from b2b_assets.sources.fivetran import table_matcher
 
 EXTENSIONS = (".csv", ".parquet")
 IN_PROGRESS_SUFFIXES = (".tmp", ".part", ".crdownload", ".inprogress")
@@ -31,6 +32,20 @@ def in_temporary_place(relative: Path) -> bool:
 
 def object_names(source_type: str) -> list[str]:
     return [spec.name for spec in OBJECTS_BY_TYPE[source_type]]
+
+
+def object_resolver(source_type: str, landing_format: str) -> Callable[[str], str | None]:
+    """The object (its name in lower case) that a file or folder name of a source's landing
+    folder holds, without the file's extension; None for a name of no object."""
+    matchers = [
+        (spec.name.lower(), table_matcher(spec, source_type, landing_format))
+        for spec in OBJECTS_BY_TYPE[source_type]
+    ]
+
+    def resolve(stem: str) -> str | None:
+        return next((name for name, holds in matchers if holds(stem)), None)
+
+    return resolve
 
 
 def _folded(name: str) -> str:
@@ -68,26 +83,32 @@ def unknown_object_note(name: str, source_type: str) -> LandingNote:
     return LandingNote(f"{name}: not a {source_type} object; {hint}", meant)
 
 
-def unknown_landing_entries(folder: Path, source_type: str) -> list[LandingNote]:
+def unknown_landing_entries(
+    folder: Path, source_type: str, landing_format: str = "contract"
+) -> list[LandingNote]:
     """A note for each file or folder of `folder` that is no object of `source_type` (nor a
-    temporary name): a misnamed object, or an object in a format that is not read."""
+    temporary name): a misnamed object, or an object in a format that is not read. A loader
+    such as Fivetran lands many tables the platform does not read: those are not noted."""
     if not folder.is_dir():
         return []
+    resolve = object_resolver(source_type, landing_format)
     known = {name.lower(): name for name in object_names(source_type)}
     notes = []
     for entry in sorted(folder.iterdir()):
         if is_temporary(entry.name):
             continue
+        meant = resolve(entry.name if entry.is_dir() else entry.stem)
+        if meant is None and landing_format != "contract":
+            continue
         if entry.is_dir():
-            if entry.name.lower() not in known:
+            if meant is None:
                 notes.append(unknown_object_note(f"{entry.name}/", source_type))
             continue
-        stem, suffix = entry.stem.lower(), entry.suffix.lower()
-        if stem in known and suffix in EXTENSIONS:
+        if meant is not None and entry.suffix.lower() in EXTENSIONS:
             continue
-        if stem in known:
-            message = f"{entry.name}: {known[stem]} is read from .csv or .parquet files only"
-            notes.append(LandingNote(message, known[stem]))
+        if meant is not None:
+            message = f"{entry.name}: {known[meant]} is read from .csv or .parquet files only"
+            notes.append(LandingNote(message, known[meant]))
         else:
             notes.append(unknown_object_note(entry.name, source_type))
     return notes
@@ -111,9 +132,13 @@ def unknown_source_folders(
     return notes
 
 
-def scan_landing(folder: Path, objects: Sequence[str]) -> dict[str, tuple[int, int]]:
-    """Data files of the objects under a landing folder: relative path -> (size, mtime_ns)."""
+def scan_landing(
+    folder: Path, objects: Sequence[str], resolve: Callable[[str], str | None] | None = None
+) -> dict[str, tuple[int, int]]:
+    """Data files of the objects under a landing folder: relative path -> (size, mtime_ns).
+    `resolve` names the object a top-level name holds (by default, the name itself)."""
     wanted = {name.lower() for name in objects}
+    resolve = resolve or str.lower
     found: dict[str, tuple[int, int]] = {}
     if not folder.is_dir():
         return found
@@ -124,7 +149,7 @@ def scan_landing(folder: Path, objects: Sequence[str]) -> dict[str, tuple[int, i
         if in_temporary_place(relative):
             continue
         top = relative.parts[0]
-        object_name = (Path(top).stem if len(relative.parts) == 1 else top).lower()
+        object_name = resolve(Path(top).stem if len(relative.parts) == 1 else top)
         if object_name in wanted:
             stat = path.stat()
             found[relative.as_posix()] = (stat.st_size, stat.st_mtime_ns)

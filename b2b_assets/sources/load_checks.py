@@ -20,7 +20,7 @@ from dagster import (
 )
 
 from b2b_assets.engines.queries import Queries, queries_of
-from b2b_assets.sources.reader import SUPERSEDED, ReadResult
+from b2b_assets.sources.reader import NOT_PROBLEMS, SUPERSEDED, ReadResult
 from b2b_assets.sql import literal, markdown_table
 
 QUARANTINE_CHECK = "quarantine"
@@ -50,8 +50,9 @@ def landing_check_spec(key: AssetKey, folder: Path) -> AssetCheckSpec:
 
 
 def problem_counts(result: ReadResult) -> dict[str, int]:
-    """Rows quarantined per reason, without the superseded duplicates."""
-    return {reason: n for reason, n in result.reasons.items() if reason != SUPERSEDED and n}
+    """Rows quarantined per reason, without the superseded duplicates and the rows the
+    source marks deleted or replaced."""
+    return {reason: n for reason, n in result.reasons.items() if reason not in NOT_PROBLEMS and n}
 
 
 def quarantine_examples(
@@ -69,7 +70,7 @@ def quarantine_examples(
                                             ORDER BY file_name, row_number) AS rank
                   FROM {relation}
                   WHERE source_instance = {literal(instance)} AND object = {literal(object_name)}
-                    AND reason <> {literal(SUPERSEDED)})
+                    AND reason NOT IN ({", ".join(map(literal, NOT_PROBLEMS))}))
             WHERE rank <= {EXAMPLES_PER_REASON} ORDER BY n DESC, reason, rank"""
     )
 
@@ -114,6 +115,9 @@ def quarantine_check(
         "rows_quarantined": quarantined,
         "quarantined_share": round(share, 6),
         "superseded_rows": int(result.reasons.get(SUPERSEDED, 0)),
+        "deleted_in_source_rows": sum(
+            int(result.reasons.get(reason, 0)) for reason in NOT_PROBLEMS if reason != SUPERSEDED
+        ),
         "reasons": MetadataValue.json(problems),
         "malformed_references": MetadataValue.json(result.malformed_references),
     }

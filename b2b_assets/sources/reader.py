@@ -24,6 +24,13 @@ import duckdb
 
 from b2b_assets.sources import parts
 from b2b_assets.sources.catalog import Column, ObjectSpec, normalize_column_name
+from b2b_assets.sources.fivetran import (
+    DELETED_REASON,
+    EARLIER_VERSION_REASON,
+    ShapedFile,
+    shape_fivetran,
+    table_matcher,
+)
 from b2b_assets.sources.landing_names import EXTENSIONS, in_temporary_place
 from b2b_assets.sources.sql_macros import install_macros
 from b2b_assets.sql import literal, relation_kind, scalar, table_exists
@@ -72,6 +79,8 @@ READING_RULES_VERSION = "2"
 READ_WORKERS = 2
 # The quarantine reason of a row that a later row with the same key replaced.
 SUPERSEDED = "duplicate key: a later row wins"
+# Rows set aside as the source meant them, not for a problem: no warning, no limit.
+NOT_PROBLEMS = (SUPERSEDED, DELETED_REASON, EARLIER_VERSION_REASON)
 
 
 # A row that does not parse: file, row number, reason, problems, the row's text.
@@ -131,6 +140,8 @@ class ReadContext:
     instances: tuple[str, ...] = ()
     run_id: str = ""
     salesforce_instances: tuple[str, ...] = ()
+    source_type: str = ""
+    landing_format: str = "contract"  # or "fivetran": the tables as Fivetran lands them
 
 
 def raw_table_name(instance: str, spec: ObjectSpec) -> str:
@@ -138,15 +149,18 @@ def raw_table_name(instance: str, spec: ObjectSpec) -> str:
     return f"{instance}__{spec.table}" if instance else spec.table
 
 
-def find_object_files(folder: Path, spec: ObjectSpec) -> list[Path]:
-    """`<object>.csv`, `<object>.parquet`, or the data files of a folder `<object>/`."""
+def find_object_files(
+    folder: Path, spec: ObjectSpec, source_type: str = "", landing_format: str = "contract"
+) -> list[Path]:
+    """`<object>.csv`, `<object>.parquet`, or the data files of a folder `<object>/` (in
+    Fivetran's format, of its tables: see `fivetran.table_matcher`)."""
     if not folder.is_dir():
         return []
-    wanted = spec.name.lower()
+    holds = table_matcher(spec, source_type, landing_format)
     files: list[Path] = []
     for entry in sorted(folder.iterdir()):
-        stem, suffix = entry.stem.lower(), entry.suffix.lower()
-        if entry.is_dir() and entry.name.lower() == wanted:
+        stem, suffix = entry.stem, entry.suffix.lower()
+        if entry.is_dir() and holds(entry.name) and not in_temporary_place(Path(entry.name)):
             files.extend(
                 part
                 for part in sorted(entry.rglob("*"))
@@ -154,14 +168,14 @@ def find_object_files(folder: Path, spec: ObjectSpec) -> list[Path]:
                 and part.suffix.lower() in EXTENSIONS
                 and not in_temporary_place(part.relative_to(entry))
             )
-        elif entry.is_file() and stem == wanted and suffix in EXTENSIONS:
+        elif entry.is_file() and holds(stem) and suffix in EXTENSIONS:
             files.append(entry)
     return files
 
 
 def required_object_files(folder: Path, spec: ObjectSpec, ctx: ReadContext) -> list[Path]:
     """The object's files; none for a required object is an error naming what was expected."""
-    files = find_object_files(folder, spec)
+    files = find_object_files(folder, spec, ctx.source_type, ctx.landing_format)
     if not files and spec.required:
         raise ExtractError(
             f"{folder / (spec.name + '.csv')}: required object {spec.name} of source "
@@ -208,6 +222,25 @@ def map_columns(path: Path, header: list[str], spec: ObjectSpec) -> dict[str, in
             f"(found: {', '.join(header)})"
         )
     return positions
+
+
+def shaped_file(
+    spec: ObjectSpec, header: list[str], parquet: bool, ctx: ReadContext
+) -> ShapedFile | None:
+    """The file in the contract's shape when its source lands another format, else None."""
+    if ctx.landing_format != "fivetran":
+        return None
+
+    def ref(index: int) -> str:
+        return '"' + header[index].replace('"', '""') + '"' if parquet else f"c{index}"
+
+    return shape_fivetran(spec, ctx.source_type, header, ref)
+
+
+def file_columns(path: Path, header: list[str], spec: ObjectSpec, ctx: ReadContext):
+    """`map_columns` of the file as its source's format reads it."""
+    shaped = shaped_file(spec, header, False, ctx)
+    return map_columns(path, shaped.header if shaped else header, spec)
 
 
 def _clean_steps(column: Column, ctx: ReadContext) -> list[str]:
@@ -270,9 +303,12 @@ def _typed_ref(column: Column) -> str:
     return f'c."_typed_{column.field}"' if _is_converted(column) else _cleaned_ref(column)
 
 
-def _problem_exprs(spec: ObjectSpec) -> list[tuple[str, str]]:
-    """(condition, message) of each problem a row can have, over the cleaned and typed values."""
+def _problem_exprs(spec: ObjectSpec, shaped: bool = False) -> list[tuple[str, str]]:
+    """(condition, message) of each problem a row can have, over the cleaned and typed values
+    (and the problem its format's shaping found, see `fivetran`)."""
     problems: list[tuple[str, str]] = []
+    if shaped:
+        problems.append(("c._shape_problem IS NOT NULL", "c._shape_problem"))
     for column in spec.columns:
         ref = _cleaned_ref(column)
         if column.name in spec.key:
@@ -333,8 +369,12 @@ def staged_rows_select(
     from `map_columns`. Parameters: `$instance`, `$file_name`, `$loaded_at`, and `$currencies`
     or `$instances` when the object's rules use them, and `$salesforce` where the object's
     Salesforce record ids are put in one form."""
-    typed = _typed_select(spec, _select_clean(spec, positions, header, parquet, ctx, scan))
-    return _with_record_ids(spec, ctx, typed)
+    shaped = shaped_file(spec, header, parquet, ctx)
+    if shaped is not None:
+        scan, header, parquet = shaped.scan(scan), shaped.header, False
+    passed = ("_row_number", "_shape_problem") if shaped else ("_row_number",)
+    clean = _select_clean(spec, positions, header, parquet, ctx, scan, passed)
+    return _with_record_ids(spec, ctx, _typed_select(spec, clean, shaped is not None))
 
 
 # What a part holds besides the object's columns, in order (see `_typed_select`).
@@ -348,7 +388,7 @@ PART_META_COLUMNS = (
 )
 
 
-def _typed_select(spec: ObjectSpec, clean: str) -> str:
+def _typed_select(spec: ObjectSpec, clean: str, shaped: bool = False) -> str:
     """The typed values of the cleaned rows, and for a row with problems, the list of them and
     the row as read. Each typed value is computed once and the list is only built for the rows
     that have a problem."""
@@ -357,7 +397,7 @@ def _typed_select(spec: ObjectSpec, clean: str) -> str:
         for column in spec.columns
         if _is_converted(column)
     )
-    problems = _problem_exprs(spec)
+    problems = _problem_exprs(spec, shaped)
     any_problem = " OR ".join(f"({condition})" for condition, _ in problems) or "FALSE"
     listed = ", ".join(
         f"CASE WHEN {condition} THEN {message} END" for condition, message in problems
@@ -414,8 +454,10 @@ def _select_clean(
     parquet: bool,
     ctx: ReadContext,
     scan: str,
+    passed: tuple[str, ...] = ("_row_number",),
 ) -> str:
-    """A query over the scan with the object's columns cleaned, plus `_row_number`."""
+    """A query over the scan with the object's columns cleaned, plus the `passed` columns
+    (`_row_number`)."""
     current = []
     for column in spec.columns:
         if column.field in positions:
@@ -431,7 +473,7 @@ def _select_clean(
         for position, column in enumerate(spec.columns):
             step = steps[position][depth] if depth < len(steps[position]) else "{}"
             exprs.append(f'{step.format(current[position])} AS "{column.field}"')
-        query = f"(SELECT {', '.join(exprs)}, _row_number FROM {query})"
+        query = f"(SELECT {', '.join([*exprs, *passed])} FROM {query})"
         current = [f'"{column.field}"' for column in spec.columns]
     return query
 
@@ -584,7 +626,7 @@ def _load_file(
     if header is None:
         return None, []
     assert result.folder is not None
-    positions = map_columns(path, header, spec)
+    positions = file_columns(path, header, spec, ctx)
     scan, params = _file_scan(path, header, index)
     select = staged_rows_select(spec, positions, header, parquet, ctx, scan)
     part = parts.part_path(result.folder, index)
@@ -696,6 +738,7 @@ def reading_signature(spec: ObjectSpec, ctx: ReadContext) -> str:
         repr(spec.key),
         repr(rules),
         repr(ctx.normalize_sf_ids),
+        ctx.landing_format,
         repr(ctx.currencies if "currency" in rules else ()),
         repr(ctx.instances if "known_instance" in rules else ()),
         repr(ctx.salesforce_instances if "sf_record_ids" in rules else ()),
@@ -756,7 +799,7 @@ def read_headers(
                 else read_csv_header(path)
             )
             if header is not None:
-                map_columns(path, header, spec)
+                file_columns(path, header, spec, ctx)
             headers[path] = header
         except ExtractError as exc:
             problems.append(str(exc))
