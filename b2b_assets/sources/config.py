@@ -5,13 +5,15 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationError,
     field_validator,
     model_validator,
@@ -118,6 +120,21 @@ class MarketoPull(PullSettings):
         return value
 
 
+def _pull_kind(value: Any) -> str | None:
+    """Which API a `pull:` block is for, by its URLs (so its errors name only that kind's)."""
+    if not isinstance(value, dict):
+        return "salesforce" if isinstance(value, SalesforcePull) else "marketo"
+    if "endpoint" in value or "identity_endpoint" in value:
+        return "marketo"
+    return "salesforce"
+
+
+PullBlock = Annotated[
+    Annotated[SalesforcePull, Tag("salesforce")] | Annotated[MarketoPull, Tag("marketo")],
+    Discriminator(_pull_kind),
+]
+
+
 class SourceInstance(BaseModel):
     """One source instance: a CRM org, a Marketo instance or an MDM.
 
@@ -136,7 +153,7 @@ class SourceInstance(BaseModel):
     max_quarantined: float | None = QuarantineShare
     objects: dict[str, ObjectSettings] = Field(default_factory=dict)
     format: LandingFormat = "contract"
-    pull: SalesforcePull | MarketoPull | None = None
+    pull: PullBlock | None = None
 
     @field_validator("name")
     @classmethod
@@ -156,8 +173,18 @@ class SourceInstance(BaseModel):
     @model_validator(mode="after")
     def _pull_fits_type(self) -> SourceInstance:
         expected = {"salesforce": SalesforcePull, "marketo": MarketoPull}.get(self.type)
-        if self.pull is not None and not isinstance(self.pull, expected or ()):
-            raise ValueError(f"a {self.type} source cannot have this pull block")
+        if self.pull is not None and expected is None:
+            raise ValueError(f"a {self.type} source is not pulled; remove its pull block")
+        if self.pull is not None and not isinstance(self.pull, expected):
+            needs = (
+                "instance_url and token_url"
+                if self.type == "salesforce"
+                else "endpoint and identity_endpoint"
+            )
+            raise ValueError(
+                f"the pull block of a {self.type} source needs {needs} "
+                f"(this one has the settings of another kind of source)"
+            )
         if self.format == "fivetran" and self.type == "mdm":
             raise ValueError("format fivetran is for salesforce and marketo sources")
         if self.format == "fivetran" and self.pull is not None:
@@ -227,6 +254,19 @@ def landing_dir(data_dir: Path, source: SourceInstance) -> Path:
     return folder
 
 
+def _location(document: Any, loc: tuple[int | str, ...]) -> str:
+    """`sources.0.pull.salesforce.every_minutes (source 'crm_1')`: where an error is, with the
+    name of the source it is in when the entry has one."""
+    text = ".".join(str(part) for part in loc) or "(top)"
+    if len(loc) >= 2 and loc[0] == "sources" and isinstance(loc[1], int):
+        entries = document.get("sources") if isinstance(document, dict) else None
+        entry = entries[loc[1]] if isinstance(entries, list) and loc[1] < len(entries) else None
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if isinstance(name, str) and name:
+            text += f" (source {name!r})"
+    return text
+
+
 def load_sources(path: Path) -> SourcesConfig:
     """Read and validate `sources.yaml`, with errors that name the file and the entry."""
     if not path.exists():
@@ -239,8 +279,7 @@ def load_sources(path: Path) -> SourcesConfig:
         config = SourcesConfig.model_validate(document)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or '(top)'}: {error['msg']}"
-            for error in exc.errors()
+            f"{_location(document, error['loc'])}: {error['msg']}" for error in exc.errors()
         )
         raise SourcesConfigError(f"{path}: {problems}") from exc
     for source in config.sources:

@@ -19,6 +19,12 @@ class SourcesCase:
     symlink: tuple[str, str] | None = None  # (link inside the data folder, target outside)
 
 
+SF_PULL = (
+    "      instance_url: https://bodea.my.salesforce.com\n"
+    "      token_url: https://bodea.my.salesforce.com/services/oauth2/token\n"
+)
+SF_ENV = "      client_id_env: CRM_1_ID\n      client_secret_env: CRM_1_SECRET\n"
+
 SOURCES_CASES = [
     SourcesCase(
         "key_typo",
@@ -61,6 +67,36 @@ SOURCES_CASES = [
         "sources:\n  - {name: crm_1, type: salesforce}\n",
         ("crm_1",),
         symlink=("landing/crm_1", "outside"),
+    ),
+    SourcesCase(
+        "pull_secret_env_not_a_variable_name",
+        "sources:\n  - name: crm_1\n    type: salesforce\n    pull:\n"
+        f"{SF_PULL}      client_id_env: CRM_1_ID\n      client_secret_env: 's3cr3t value'\n",
+        ("crm_1", "client_secret_env", "not an environment variable name"),
+    ),
+    SourcesCase(
+        "pull_every_minutes_off_the_clock",
+        "sources:\n  - name: crm_1\n    type: salesforce\n    pull:\n"
+        f"{SF_PULL}{SF_ENV}      every_minutes: 7\n",
+        ("crm_1", "every_minutes"),
+    ),
+    SourcesCase(
+        "pull_url_not_http",
+        "sources:\n  - name: crm_1\n    type: salesforce\n    pull:\n"
+        "      instance_url: ftp://bodea.my.salesforce.com\n"
+        f"      token_url: https://bodea.my.salesforce.com/services/oauth2/token\n{SF_ENV}",
+        ("crm_1", "instance_url"),
+    ),
+    SourcesCase(
+        "pull_on_the_mdm",
+        f"sources:\n  - name: mdm\n    type: mdm\n    pull:\n{SF_PULL}{SF_ENV}",
+        ("mdm", "pull"),
+    ),
+    SourcesCase(
+        "pull_unknown_setting",
+        "sources:\n  - name: crm_1\n    type: salesforce\n    pull:\n"
+        f"{SF_PULL}{SF_ENV}      client_secret: hunter2\n",
+        ("crm_1", "client_secret"),
     ),
 ]
 
