@@ -33,7 +33,7 @@ def build_definitions() -> Definitions:
         *build_pull_assets(settings.data_dir, config),
         *build_raw_assets(settings.data_dir, config),
         build_table_layer("b2b", model_tables(config)),
-        build_table_layer("identity", identity_tables(config)),
+        build_table_layer("identity", identity_tables(config, settings.data_dir)),
         build_table_layer("profile", profile_tables(config)),
         *audiences,
         *(

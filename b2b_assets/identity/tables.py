@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 from b2b_assets import columns as c
 from b2b_assets.identity.components import COMPONENTS, Graph
@@ -40,8 +41,10 @@ def _mdm_members(config: SourcesConfig) -> str:
     return union(parts, empty(members))
 
 
-def account_link(config: SourcesConfig) -> TableAsset:
-    select = f"""
+def deterministic_account_links(config: SourcesConfig) -> str:
+    """Links of account records by CRM sync and by the MDM (each golden id's records to its
+    smallest key)."""
+    return f"""
         WITH live AS (SELECT account_key FROM b2b.account WHERE NOT is_deleted),
         mdm AS (
             SELECT m.* FROM ({_mdm_members(config)}) m JOIN live USING (account_key)
@@ -57,11 +60,22 @@ def account_link(config: SourcesConfig) -> TableAsset:
                'golden_id ' || m.golden_id || ' in ' || m.mdm_instance
         FROM mdm m JOIN anchors x USING (golden_id)
         WHERE m.account_key <> x.anchor"""
+
+
+MATCHED_LINKS = """
+        UNION ALL
+        SELECT left_key, right_key, rule, evidence FROM identity.account_match
+        WHERE decision = 'merged'"""
+
+
+def account_link(config: SourcesConfig) -> TableAsset:
+    matched = config.matching is not None
+    rules = ["mdm", "crm_sync", *(["probabilistic", "override"] if matched else [])]
     return TableAsset(
         key=table_key("identity.account_link"),
         description="One row per link between two account records, with the rule and evidence.",
-        columns=link_columns(["mdm", "crm_sync"]),
-        select=select,
+        columns=link_columns(rules),
+        select=deterministic_account_links(config) + (MATCHED_LINKS if matched else ""),
     )
 
 
@@ -225,8 +239,19 @@ def opportunity(config: SourcesConfig) -> TableAsset:
     )
 
 
-def identity_tables(config: SourcesConfig) -> list[TableAsset]:
-    return [
+def identity_tables(config: SourcesConfig, data_dir: Path | None = None) -> list[TableAsset]:
+    tables = [
         replace(builder(config), origin=builder)
         for builder in (account_link, account, person_link, person, opportunity)
     ]
+    if config.matching is not None:
+        from b2b_assets.identity import matching
+
+        match = matching.account_match(
+            _mdm_members(config), deterministic_account_links(config), config.matching, data_dir
+        )
+        tables += [
+            replace(match, origin=matching.account_match),
+            replace(matching.lead_account(), origin=matching.lead_account),
+        ]
+    return tables

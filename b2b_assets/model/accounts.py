@@ -77,6 +77,8 @@ def account(config: SourcesConfig) -> TableAsset:
 # How a person relates to an account: a Contact's account, an AccountContactRelation, a lead's
 # company.
 RELATIONS = ("account_contact_relation", "contact_account", "lead_company")
+# A lead with no account of its own, attached by its email domain (account matching).
+EMAIL_DOMAIN = "email_domain"
 ACCOUNT_PERSON_COLUMNS = [
     c.key("relation_key", "the record that relates them", unique=False),
     SOURCE_INSTANCE,

@@ -6,7 +6,7 @@ from typing import Any
 
 from b2b_assets import columns as c
 from b2b_assets import generations
-from b2b_assets.model.accounts import RELATIONS
+from b2b_assets.model.accounts import EMAIL_DOMAIN, RELATIONS
 from b2b_assets.profiles.aggregates import (
     flag_list,
     flags,
@@ -23,17 +23,27 @@ def _person_account_sql(config: SourcesConfig) -> str:
     """Relations and sources are sets of known values, kept as bits; roles are free text, so
     their list is built only for the pairs whose relations name more than one role."""
     instances = instance_names(config)
+    relations = _relations(config)
+    by_domain = (
+        f"""
+        UNION ALL
+        SELECT p.person_id, l.account_id, '{EMAIL_DOMAIN}', CAST(NULL AS VARCHAR),
+               l.source_instance
+        FROM identity.lead_account l JOIN identity.person p ON p.person_key = l.person_key"""
+        if config.matching is not None
+        else ""
+    )
     return f"""
     WITH relations AS (
         SELECT p.person_id, a.account_id, r.relation, r.roles, r.source_instance
         FROM b2b.account_person r
         JOIN identity.person p ON p.person_key = r.person_key
         JOIN identity.account a ON a.account_key = r.account_key
-        WHERE coalesce(r.is_active, TRUE)
+        WHERE coalesce(r.is_active, TRUE){by_domain}
     ),
     pairs AS (
         SELECT person_id, account_id,
-               {flags("relation", RELATIONS)} AS relation_flags,
+               {flags("relation", relations)} AS relation_flags,
                {flags("source_instance", instances)} AS instance_flags,
                min(roles) AS low_role, max(roles) AS high_role
         FROM relations GROUP BY person_id, account_id
@@ -46,10 +56,16 @@ def _person_account_sql(config: SourcesConfig) -> str:
         GROUP BY person_id, account_id
     )
     SELECT p.person_id, p.account_id,
-           {flag_list("relation_flags", RELATIONS)} AS relations,
+           {flag_list("relation_flags", relations)} AS relations,
            coalesce(r.roles, CASE WHEN p.low_role IS NOT NULL THEN [p.low_role] END) AS roles,
            {flag_list("instance_flags", instances)} AS source_instances
     FROM pairs p LEFT JOIN several_roles r USING (person_id, account_id)"""
+
+
+def _relations(config: SourcesConfig) -> tuple[str, ...]:
+    """How people relate to accounts: the records' relations, and with account matching a
+    lead's email domain."""
+    return (*RELATIONS, EMAIL_DOMAIN) if config.matching is not None else RELATIONS
 
 
 def person_account(config: SourcesConfig) -> TableAsset:

@@ -209,12 +209,37 @@ class SourceInstance(BaseModel):
         return self.max_quarantined
 
 
+class AccountMatching(BaseModel):
+    """`account_matching:` of `sources.yaml`: accounts no MDM or CRM sync links, compared by a
+    probabilistic model; pairs at or above `auto_merge_threshold` are one unified account,
+    pairs from `review_threshold` up are listed for review."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    auto_merge_threshold: float = Field(default=0.95, gt=0, le=1)
+    review_threshold: float = Field(default=0.5, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AccountMatching:
+        if self.review_threshold > self.auto_merge_threshold:
+            raise ValueError("review_threshold must not be above auto_merge_threshold")
+        return self
+
+
 class SourcesConfig(BaseModel):
     """The whole `sources.yaml`."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     sources: list[SourceInstance] = Field(default_factory=list)
+    account_matching: AccountMatching | None = None
+
+    @property
+    def matching(self) -> AccountMatching | None:
+        """The account matching settings when matching is on (contract section 8)."""
+        on = self.account_matching is not None and self.account_matching.enabled
+        return self.account_matching if on else None
 
     @model_validator(mode="after")
     def _references_resolve(self) -> SourcesConfig:
