@@ -51,6 +51,14 @@ ACCOUNT_SQL = f"""
                   FROM profile.opportunity WHERE account_id IS NOT NULL GROUP BY ALL)
             GROUP BY account_id
         ),
+        matches AS (
+            SELECT a.account_id,
+                   list(l.left_key || ' ~ ' || l.right_key || ' (' || l.rule || '): '
+                        || l.evidence ORDER BY l.left_key, l.right_key) AS matched_by
+            FROM identity.account_link l JOIN identity.account a ON a.account_key = l.left_key
+            WHERE l.rule IN ('probabilistic', 'override')
+            GROUP BY a.account_id
+        ),
         people AS (
             SELECT pa.account_id, count(DISTINCT pa.person_id) AS people_count,
                    max(p.last_activity_at) AS last_activity_at
@@ -68,11 +76,12 @@ ACCOUNT_SQL = f"""
                coalesce(o.opportunity_count, 0) AS opportunity_count,
                o.last_closed_won_date,
                coalesce(p.people_count, 0) AS people_count, p.last_activity_at,
-               coalesce(r.revenue_by_source, '[]') AS revenue_by_source
+               coalesce(r.revenue_by_source, '[]') AS revenue_by_source, m.matched_by
         FROM base b
         LEFT JOIN opportunities o USING (account_id)
         LEFT JOIN breakdown r USING (account_id)
-        LEFT JOIN people p USING (account_id)"""
+        LEFT JOIN people p USING (account_id)
+        LEFT JOIN matches m USING (account_id)"""
 
 
 def _account_build(con, context):
@@ -96,7 +105,13 @@ def _account_build(con, context):
         table,
         ACCOUNT_SQL,
         "profile.person",
-        ["b2b.account", "identity.account", "profile.opportunity", "profile.person_account"],
+        [
+            "b2b.account",
+            "identity.account",
+            "identity.account_link",
+            "profile.opportunity",
+            "profile.person_account",
+        ],
         "SELECT DISTINCT account_id FROM profile.person_account WHERE person_id IN ({changed})",
         update,
     )
@@ -135,6 +150,11 @@ ACCOUNT_COLUMNS = [
     c.count("people_count", "people related to the account"),
     c.moment("last_activity_at", "latest event of its people, up to as_of"),
     c.Column("revenue_by_source", "json", "closed-won revenue per source instance", nullable=False),
+    c.text_list(
+        "matched_by",
+        "links of its records found by account matching, with their evidence",
+        nullable=True,
+    ),
 ]
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from b2b_assets.segments.assets import matching_on
 from b2b_assets.segments.compiler import SegmentCompiler
 from b2b_assets.segments.explain import audience_text
 from b2b_assets.segments.language import SegmentError, load_segment, segment_files
@@ -45,9 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     for file in args.files:
         try:
             segment = load_segment(file)
-            compiled = SegmentCompiler({**known, segment.name: segment}, settings.as_of).compile(
-                segment
+            compiler = SegmentCompiler(
+                {**known, segment.name: segment},
+                settings.as_of,
+                matching_on(settings.sources_file),
             )
+            compiled = compiler.compile(segment)
         except SegmentError as exc:
             print(f"error: {exc}", file=sys.stderr)
             failures += 1

@@ -94,7 +94,8 @@ def build_audience_asset(
         if error is not None or segment is None:
             raise error or SegmentError(file, "", "cannot be read")
         as_of = settings.as_of_instant()
-        compiled = SegmentCompiler(segments, as_of).compile(segment)
+        matching = matching_on(load_settings().sources_file)
+        compiled = SegmentCompiler(segments, as_of, matching).compile(segment)
         if settings.engine_name() == "spark":
             from b2b_assets.engines.spark import shared_tables
             from b2b_assets.segments.spark_audience import build_audience_on_spark
@@ -167,6 +168,16 @@ def load_segments(folder: Path) -> list[tuple[Path, Segment | None, SegmentError
     return loaded
 
 
+def matching_on(sources_file: Path) -> bool:
+    """Whether `sources.yaml` turns account matching on (its errors are reported elsewhere)."""
+    from b2b_assets.sources.config import SourcesConfigError, load_sources
+
+    try:
+        return load_sources(sources_file).matching is not None
+    except SourcesConfigError:
+        return False
+
+
 def build_audience_assets(
     folder: Path, destinations: set[str] | None = None
 ) -> tuple[list[AssetsDefinition], list[Segment]]:
@@ -175,7 +186,8 @@ def build_audience_assets(
     Returns the assets and the segments that are valid (for activation)."""
     loaded = load_segments(folder)
     segments = {segment.name: segment for _, segment, _ in loaded if segment is not None}
-    compiler = SegmentCompiler(segments, load_settings().as_of)
+    settings = load_settings()
+    compiler = SegmentCompiler(segments, settings.as_of, matching_on(settings.sources_file))
     assets, seen, valid = [], set(), []
     for file, segment, error in loaded:
         compiled = None

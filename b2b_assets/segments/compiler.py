@@ -70,12 +70,19 @@ def window_bounds(window: Window, as_of: datetime) -> tuple[datetime, datetime, 
     return year.replace(year=year.year - 1), year, False  # last_year
 
 
-class SegmentCompiler:
-    """Compiles segments of one environment; `in_segment` references resolve among them."""
+MATCHED_BY = "matched_by"  # profile.account: the matching links of its records
 
-    def __init__(self, segments: dict[str, Segment], as_of: datetime):
+
+class SegmentCompiler:
+    """Compiles segments of one environment; `in_segment` references resolve among them.
+
+    With account matching on (`matching`), an account's `why` names the links by which its
+    records were matched (`matched_by`, with their evidence)."""
+
+    def __init__(self, segments: dict[str, Segment], as_of: datetime, matching: bool = False):
         self.segments = segments
         self.as_of = as_of
+        self.matching = matching
 
     def compile(self, segment: Segment) -> CompiledSegment:
         state = _State(segment, self, self.as_of)
@@ -87,6 +94,8 @@ class SegmentCompiler:
             if segment.where
             else "TRUE"
         )
+        if self.matching and segment.entity == "account":
+            state.evidence.append((MATCHED_BY, f"{alias}.{MATCHED_BY}"))
         why = ", ".join(f"'{label}': {expr}" for label, expr in state.evidence)
         columns = ", ".join(f"{alias}.{column}" for column in MEMBER_COLUMNS[segment.entity])
         key = ENTITY_KEYS[segment.entity]
@@ -244,7 +253,10 @@ class _State:
     def explain(
         self, relation: Relation, node: Related, source: str, where: str, target: str
     ) -> str:
-        fields = ", ".join(f"'{name}': {target}.{name}" for name in relation.evidence)
+        shown = relation.evidence
+        if self.compiler.matching and relation.target == "account":
+            shown = (*shown, MATCHED_BY)
+        fields = ", ".join(f"'{name}': {target}.{name}" for name in shown)
         order = relation.order_by.format(t=target)
         value = ""
         if node.measure.aggregate != "count":
