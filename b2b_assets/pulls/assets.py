@@ -23,7 +23,7 @@ from dagster import (
 from b2b_assets.apis.http import ApiError
 from b2b_assets.apis.marketo import MarketoApi, MarketoError
 from b2b_assets.apis.salesforce import SalesforceApi
-from b2b_assets.pulls.landing import PullLanding
+from b2b_assets.pulls.landing import PullLanding, pull_lock
 from b2b_assets.pulls.marketo import MarketoPuller
 from b2b_assets.pulls.report import PullError, PullReport
 from b2b_assets.pulls.salesforce import SalesforcePuller
@@ -63,7 +63,18 @@ def run_pull(
     """Pull the source's objects into `folder`; the report says what came. `crm_folder` is the
     landing folder of a Marketo source's synced CRM."""
     client_id, client_secret = credentials(source)
-    landing = PullLanding(folder)
+    with pull_lock(folder, log.info):
+        return _pull(source, PullLanding(folder), client_id, client_secret, log, crm_folder)
+
+
+def _pull(
+    source: SourceInstance,
+    landing: PullLanding,
+    client_id: str,
+    client_secret: str,
+    log,
+    crm_folder: Path | None,
+) -> PullReport:
     report = PullReport(source.name)
     settings = source.pull
     if isinstance(settings, SalesforcePull):

@@ -10,17 +10,25 @@ the part as pending with the progress it brings, then the part is renamed into p
 progress is applied. A pull killed anywhere in between resumes from the last complete part: a
 pending part that reached its folder is committed, one that did not is forgotten (its hidden file
 removed), so no rows are landed twice and none are skipped.
+
+One pull of a source runs at a time (`pull_lock`): a pull started while another is landing (the
+schedule's next tick, say) waits for it, then starts from the progress it saved.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from b2b_assets.pulls.report import PullError
 
 STATE_FOLDER = "_pull"
 PART_NAME = re.compile(r"\d{8}T\d{12}Z-\d{4}\.csv")
@@ -49,6 +57,44 @@ def write_atomically(path: Path, data: bytes) -> None:
         os.fsync(handle.fileno())
     os.replace(temporary, path)
     _fsync_folder(path.parent)
+
+
+LOCK_WAIT_SECONDS = 3600.0
+
+
+class PullBusy(PullError):
+    """Another pull of the source held its landing folder for too long."""
+
+
+@contextmanager
+def pull_lock(
+    folder: Path, say: Callable[[str], None] | None = None, wait: float = LOCK_WAIT_SECONDS
+) -> Iterator[None]:
+    """Hold the source's pull lock (`_pull/.lock`), waiting up to `wait` seconds for a pull
+    already running; released when the pull ends, or by the system if its process dies."""
+    path = folder / STATE_FOLDER / ".lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        deadline = time.monotonic() + wait
+        told = False
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise PullBusy(
+                        f"{folder}: another pull of this source is still running after "
+                        f"{wait:.0f} s; this one did not start"
+                    ) from None
+                if say is not None and not told:
+                    say(f"{folder.name}: another pull of this source is running; waiting for it")
+                    told = True
+                time.sleep(0.5)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 class PullLanding:

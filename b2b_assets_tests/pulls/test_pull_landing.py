@@ -71,3 +71,17 @@ def test_a_snapshot_replaces_the_earlier_ones(tmp_path: Path) -> None:
     second = landing.land("programs", b"id,name\n2,b\n", {"snapshot_part": None})
     assert [p.name for p in landing.pulled_parts("programs")] == [second]
     assert landing.state("programs")["snapshot_part"] == second != first
+
+
+def test_one_pull_of_a_source_runs_at_a_time(tmp_path: Path) -> None:
+    """A second pull waits for the lock of the one running, and gives up with a clear error."""
+    from b2b_assets.pulls.landing import PullBusy, pull_lock
+
+    said: list[str] = []
+    with pull_lock(tmp_path):
+        busy = pytest.raises(PullBusy, match="another pull of this source is still running")
+        with busy, pull_lock(tmp_path, said.append, wait=0.6):
+            pass
+        assert said and "waiting" in said[0]
+    with pull_lock(tmp_path, wait=0.1):
+        pass  # free again once the first pull ended
