@@ -43,6 +43,8 @@ __all__ = ["POOL", "DOWNSTREAM", "TableAsset", "build_table_layer", "table_key"]
 DOWNSTREAM = AutomationCondition.eager()  # follow upstream changes on their own
 
 Statements = Callable[[duckdb.DuckDBPyConnection, AssetExecutionContext], Mapping[str, Any] | None]
+# A table built on Spark by code rather than one query: the frame and its metadata.
+SparkBuild = Callable[["SparkTables", AssetExecutionContext], tuple[Any, Mapping[str, Any]]]
 
 
 def table_key(table: str) -> AssetKey:
@@ -59,8 +61,9 @@ class TableAsset:
     `select` is the whole table as one query (DuckDB's dialect; every engine runs it; `$as_of`
     is the run's instant). It may read `_components`, the connected components of `graph`.
     `build` is DuckDB's own way to build it, where it has a cheaper one (in place, say); the
-    queries it runs besides `select` are listed in `reads`. `facts` are queries of one value
-    each, run on the built table, for its metadata."""
+    queries it runs besides `select` are listed in `reads`. A table with no one-query form has
+    `build` and `build_on_spark` (its frame and metadata on Spark). `facts` are queries of one
+    value each, run on the built table, for its metadata."""
 
     key: AssetKey
     description: str
@@ -68,6 +71,7 @@ class TableAsset:
     unique: Sequence[str] = ()
     select: str | None = None
     build: Statements | None = None
+    build_on_spark: SparkBuild | None = None
     reads: Sequence[str] = ()
     graph: Graph | None = None
     facts: Mapping[str, str] = field(default_factory=dict)
@@ -122,6 +126,11 @@ def run_table_on_spark(
     there first) and publish it if its check passes; its facts are asked of the new table."""
     from b2b_assets.engines.spark_publish import publish_on_spark
 
+    if spec.build_on_spark is not None:
+        frame, metadata = spec.build_on_spark(tables, context)
+        return publish_on_spark(
+            tables, spec.key, context.log, spec.schema, lambda: frame, extra=metadata
+        )
     if spec.select is None:
         raise Failure(description=f"{spec.name} has no one-query form to run on Spark")
     params: dict[str, Any] = {}

@@ -180,6 +180,51 @@ def write_matches(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]]) ->
         con.unregister("_match_rows")
 
 
+def account_match_on_spark(graph: Graph, settings: AccountMatching, data_dir: Path | None):
+    """Build `identity.account_match` on Spark: the candidates and Splink's scoring there, the
+    decisions (a few rows per pair listed) on the driver."""
+
+    def build(tables, context: AssetExecutionContext) -> tuple[Any, dict]:
+        from splink import SparkAPI
+
+        tables.components(graph)
+        candidates = tables.sql(candidates_sql()).localCheckpoint()
+        candidates.createOrReplaceTempView("_match_candidates")
+        members = dict(
+            tables.spark.sql(
+                f"""SELECT m.node, x.unique_id FROM {COMPONENTS} m
+                    JOIN _match_candidates x USING (component)"""
+            ).collect()
+        )
+        golden = [
+            Candidate(
+                r["unique_id"], frozenset(g for g in (r["golden_id"], r["other_golden_id"]) if g)
+            )
+            for r in candidates.select("unique_id", "golden_id", "other_golden_id").collect()
+        ]
+        api = SparkAPI(
+            spark_session=tables.spark,
+            break_lineage_method="persist",
+            register_udfs_automatically=False,
+        )
+        scored = score(api, candidates, len(golden), settings.review_threshold)
+        overrides = read_overrides(data_dir / OVERRIDES_FILE) if data_dir else []
+        rows = decide(golden, scored.pairs, overrides, settings.auto_merge_threshold,
+                      settings.review_threshold, members)  # fmt: skip
+        frame = tables.spark.createDataFrame(
+            [tuple(row[c.name] for c in MATCH_COLUMNS) for row in rows], schema=SPARK_SCHEMA
+        )
+        return frame, match_metadata(scored, rows, len(golden))
+
+    return build
+
+
+SPARK_SCHEMA = (
+    "left_key STRING, right_key STRING, match_probability DOUBLE, match_weight DOUBLE, "
+    "decision STRING, rule STRING, evidence STRING, agreeing ARRAY<STRING>, blocked_by STRING"
+)
+
+
 def account_match(
     golden_sql: str, deterministic_links: str, settings: AccountMatching, data_dir: Path | None
 ) -> TableAsset:
@@ -194,6 +239,7 @@ def account_match(
         columns=MATCH_COLUMNS,
         unique=["left_key", "right_key"],
         build=account_match_builder(graph, settings, data_dir),
+        build_on_spark=account_match_on_spark(graph, settings, data_dir),
         reads=[graph.nodes, graph.edges, candidates_sql()],
     )
 
