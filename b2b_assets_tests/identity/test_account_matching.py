@@ -246,6 +246,9 @@ def test_the_seed_story_without_the_mdm_finds_p2(tmp_path: Path):
     config["account_matching"] = {"enabled": True}
     (data / "sources.yaml").write_text(yaml.safe_dump(config))
     shutil.rmtree(data / "landing" / "mdm")
+    (data / "segments" / "big_accounts.yaml").write_text(
+        "name: big_accounts\nentity: account\nwhere:\n  closed_won_revenue: {gt: 1000000}\n"
+    )
     run = materialize_env(data, tmp_path / "warehouse.duckdb", AS_OF)
     assert run.query("SELECT email FROM audience.new_product_upsell") == [("p2@townsend.com",)]
     revenue = run.scalar(
@@ -254,6 +257,9 @@ def test_the_seed_story_without_the_mdm_finds_p2(tmp_path: Path):
     assert revenue == 1_100_000
     why = run.scalar("SELECT why FROM audience.new_product_upsell")
     assert "matched_by" in why and "probabilistic" in why
+    # An account audience over the matched accounts: Townsend qualifies through its match.
+    members = dict(run.query("SELECT name, why FROM audience.big_accounts"))
+    assert "Townsend" in members and "0018d00000Dqn62AAB@crm_2" in members["Townsend"]
 
 
 def test_overrides_file_errors_name_the_row_and_column(tmp_path: Path):
