@@ -23,10 +23,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from b2b_assets.sources.catalog import ObjectSpec, normalize_column_name
+from b2b_assets.sources.catalog import MARKETO, ObjectSpec, normalize_column_name
 from b2b_assets.sql import literal
 
-FORMATS = ("contract", "fivetran")
+ACTIVITIES = next(spec for spec in MARKETO if spec.name == "activities")
 ACTIVITY_PREFIX = "activity_"
 # Marketo tables Fivetran names like activities that hold no activities.
 NOT_ACTIVITIES = frozenset({"activity_type"})
@@ -37,20 +37,11 @@ MARKETO_TABLES: dict[str, tuple[str, ...]] = {
     "static_lists": ("list", "static_list"),
     "static_list_members": ("list_membership", "static_list_membership"),
 }
-# The columns every Marketo activity has; the others are its type's attributes.
+# The columns every Marketo activity has (the contract's, its campaign and Fivetran's `id`
+# key); the others are its type's attributes.
 ACTIVITY_FIELDS = frozenset(
-    normalize_column_name(name)
-    for name in (
-        "id",
-        "marketoGUID",
-        "leadId",
-        "activityDate",
-        "activityTypeId",
-        "campaignId",
-        "primaryAttributeValueId",
-        "primaryAttributeValue",
-        "attributes",
-    )
+    {normalize_column_name(column.name) for column in ACTIVITIES.columns}
+    | {"id", normalize_column_name("campaignId")}
 )
 # Words Marketo writes in capitals in its attribute names ("Webpage URL", "Client IP Address").
 ACRONYMS = frozenset({"id", "ip", "url", "utm", "sfdc", "crm", "api", "cta"})

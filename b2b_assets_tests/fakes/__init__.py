@@ -15,6 +15,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -218,3 +219,27 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         pass  # keep test output quiet (and never print a query string)
+
+
+class FakeClockMixin:
+    """A fake's clock, which tests move on (`advance`, `set_clock`) but never back; the class
+    it is mixed into sets `self._clock` (aware) and has `self.lock`."""
+
+    _clock: datetime
+    lock: threading.RLock
+
+    def now(self) -> datetime:
+        with self.lock:
+            return self._clock
+
+    def advance(self, seconds: float = 1.0) -> datetime:
+        with self.lock:
+            self._clock += timedelta(seconds=seconds)
+            return self._clock
+
+    def set_clock(self, when: datetime) -> None:
+        when = when if when.tzinfo else when.replace(tzinfo=UTC)
+        with self.lock:
+            if when < self._clock:
+                raise ValueError("the fake's clock never goes back")
+            self._clock = when

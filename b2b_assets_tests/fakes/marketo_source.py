@@ -58,7 +58,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from b2b_assets_tests.fakes import Answer, RecordedRequest
+from b2b_assets_tests.fakes import Answer, FakeClockMixin, RecordedRequest
 from b2b_assets_tests.fakes.marketo import FakeMarketo, _error, _request_id
 
 LEAD_FIELDS: dict[str, str] = {
@@ -381,7 +381,7 @@ class ExportJob:
         return data
 
 
-class FakeMarketoSource(FakeMarketo):
+class FakeMarketoSource(FakeClockMixin, FakeMarketo):
     api_prefixes = ("/rest/", "/bulk/")
 
     def __init__(
@@ -441,22 +441,6 @@ class FakeMarketoSource(FakeMarketo):
         self._page_tokens: dict[str, tuple[str, int]] = {}
 
     # -- clock ------------------------------------------------------------------------------------
-
-    def now(self) -> datetime:
-        with self.lock:
-            return self._clock
-
-    def advance(self, seconds: float = 1.0) -> datetime:
-        with self.lock:
-            self._clock += timedelta(seconds=seconds)
-            return self._clock
-
-    def set_clock(self, when: datetime) -> None:
-        when = when if when.tzinfo else when.replace(tzinfo=UTC)
-        with self.lock:
-            if when < self._clock:
-                raise ValueError("the fake's clock never goes back")
-            self._clock = when
 
     def _stamp(self) -> datetime:
         stamp = self._clock

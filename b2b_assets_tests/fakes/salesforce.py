@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from b2b_assets_tests.fakes import Answer, FakeServer, Injection, RecordedRequest
+from b2b_assets_tests.fakes import Answer, FakeClockMixin, FakeServer, Injection, RecordedRequest
 
 SYSTEM_FIELDS = {
     "Id": "id",
@@ -311,7 +311,7 @@ class QueryJob:
         return data
 
 
-class FakeSalesforce(FakeServer):
+class FakeSalesforce(FakeClockMixin, FakeServer):
     def __init__(
         self,
         *,
@@ -374,22 +374,6 @@ class FakeSalesforce(FakeServer):
                 record.pop(field_name, None)
 
     # -- clock and data ---------------------------------------------------------------------------
-
-    def now(self) -> datetime:
-        with self.lock:
-            return self._clock
-
-    def advance(self, seconds: float = 1.0) -> datetime:
-        with self.lock:
-            self._clock += timedelta(seconds=seconds)
-            return self._clock
-
-    def set_clock(self, when: datetime) -> None:
-        when = when if when.tzinfo else when.replace(tzinfo=UTC)
-        with self.lock:
-            if when < self._clock:
-                raise ValueError("the fake's clock never goes back")
-            self._clock = when
 
     def _stamp(self) -> datetime:
         """The modstamp for a change now (second precision), then the clock moves on by `tick`."""
