@@ -11,11 +11,12 @@ from b2b_assets.identity.components import COMPONENTS
 from b2b_assets.profiles.aggregates import sorted_set
 from b2b_assets.sql import literal
 
-# Words of a company name that say its legal form, not who it is.
+# Words of a company name that say its legal form or that it is a group, not who it is.
 LEGAL_SUFFIXES = (
     "inc", "incorporated", "llc", "llp", "lp", "ltd", "limited", "corp", "corporation", "co",
     "company", "plc", "gmbh", "ag", "kg", "sa", "sas", "sarl", "srl", "spa", "bv", "nv", "oy",
-    "ab", "as", "aps", "pty", "pte", "kk", "sl", "se", "the",
+    "ab", "as", "aps", "pty", "pte", "kk", "sl", "se", "the", "group", "holding", "holdings",
+    "international", "intl",
 )  # fmt: skip
 # Mail providers anyone can use: a shared address there says nothing about the company.
 FREE_MAIL_DOMAINS = (
@@ -29,13 +30,46 @@ FREE_MAIL_DOMAINS = (
 # Accented letters folded to their base letter (every engine has `translate`).
 ACCENTED = "àáâãäåāçćčèéêëēěìíîïīñńòóôõöøōùúûüūýÿšžłß"
 FOLDED = "aaaaaaaccceeeeeeiiiiinnooooooouuuuuyyszls"
-# Country spellings that name the same country.
-COUNTRY_ALIASES = {
-    "us": "united states", "usa": "united states", "u.s.": "united states",
-    "u.s.a.": "united states", "united states of america": "united states",
-    "uk": "united kingdom", "gb": "united kingdom", "great britain": "united kingdom",
-    "england": "united kingdom", "de": "germany", "deutschland": "germany", "fr": "france",
+# Country spellings that name the same country: ISO codes, native and other common names.
+COUNTRY_NAMES: dict[str, tuple[str, ...]] = {
+    "united states": ("us", "usa", "u.s.", "u.s.a.", "united states of america", "america"),
+    "united kingdom": ("uk", "gb", "gbr", "great britain", "england", "scotland", "wales",
+                       "u.k."),
+    "germany": ("de", "deu", "deutschland"),
+    "france": ("fr", "fra", "république française"),
+    "italy": ("it", "ita", "italia"),
+    "spain": ("es", "esp", "españa", "espana"),
+    "portugal": ("pt", "prt"),
+    "netherlands": ("nl", "nld", "the netherlands", "holland", "nederland"),
+    "belgium": ("be", "bel", "belgique", "belgie", "belgië"),
+    "switzerland": ("ch", "che", "schweiz", "suisse", "svizzera"),
+    "austria": ("at", "aut", "österreich", "osterreich"),
+    "ireland": ("ie", "irl", "eire", "éire"),
+    "sweden": ("se", "swe", "sverige"),
+    "norway": ("no", "nor", "norge"),
+    "denmark": ("dk", "dnk", "danmark"),
+    "finland": ("fi", "fin", "suomi"),
+    "poland": ("pl", "pol", "polska"),
+    "czech republic": ("cz", "cze", "czechia", "česko", "cesko"),
+    "brazil": ("br", "bra", "brasil"),
+    "mexico": ("mx", "mex", "méxico"),
+    "canada": ("ca", "can"),
+    "australia": ("au", "aus"),
+    "new zealand": ("nz", "nzl"),
+    "japan": ("jp", "jpn", "nippon"),
+    "china": ("cn", "chn", "prc", "people's republic of china"),
+    "india": ("in", "ind", "bharat"),
+    "singapore": ("sg", "sgp"),
+    "south korea": ("kr", "kor", "korea", "republic of korea"),
+    "south africa": ("za", "zaf"),
+    "united arab emirates": ("ae", "are", "uae"),
+    "argentina": ("ar", "arg"),
+    "chile": ("cl", "chl"),
+    "colombia": ("co", "col"),
+    "israel": ("il", "isr"),
+    "turkey": ("tr", "tur", "türkiye", "turkiye"),
 }  # fmt: skip
+COUNTRY_ALIASES = {alias: name for name, aliases in COUNTRY_NAMES.items() for alias in aliases}
 
 
 def normalized_name(column: str) -> str:

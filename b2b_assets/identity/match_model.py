@@ -2,20 +2,23 @@
 
 Candidates (see `match_features`) are compared on their normalized name (exact, a typo apart,
 the same first word), website domain, the email domains of their people (sharing one) and
-country. Only pairs that share a domain, an email domain, a normalized name or its first word
-are scored, so the cost grows with the candidate pairs, not with the square of the accounts.
+country. Only pairs that share a domain, an email domain or a normalized name are scored, so
+the cost grows with the candidate pairs, not with the square of the accounts.
 
 Every level starts from a prior (`PRIORS`); with at least `MIN_CANDIDATES_TO_TRAIN`
-candidates, the u probabilities are estimated from random pairs, the m probabilities by
-expectation-maximisation within pairs blocked on the domain and on the name, and the share of
-matching pairs from deterministic rules. A step that cannot be estimated keeps its prior and
-says so. The same model runs on DuckDB and on Spark (comparisons of functions both have).
+candidates, the u probabilities are estimated from random pairs (those of exact agreement on
+name, domain and country counted over all pairs instead, since two random candidates rarely
+share a domain), the m probabilities by expectation-maximisation within pairs blocked on the
+domain and on the name (then kept within `M_BOUNDS`), and the share of matching pairs from
+deterministic rules. A step that cannot be estimated keeps its prior and says so. The same model runs on DuckDB and on Spark (comparisons of functions both have).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +38,12 @@ PRIOR_MATCH_SHARE = 0.0005  # of all pairs of candidates, before any evidence
 MIN_CANDIDATES_TO_TRAIN = 1000
 RANDOM_PAIRS = 1_000_000
 SEED = 20261207
+# The comparisons whose first level is exact agreement on one column: their u is counted over
+# every pair of candidates (a random sample rarely holds a pair of one domain).
+EXACT_LEVELS = {"name": "name_norm", "domain": "domain", "country": "country"}
+# Trained m probabilities are kept within these bounds: one field's disagreement must never
+# outweigh all the others' agreement.
+M_BOUNDS = (0.001, 0.999)
 # Fields whose agreement is evidence, by the level that agrees (the gamma values above "else").
 AGREEING = {"name": (3, 2, 1), "domain": (1,), "email_domains": (1,), "country": (1,)}
 
@@ -107,7 +116,6 @@ def settings():
         blocking_rules_to_generate_predictions=[
             block_on("domain"),
             block_on("name_norm"),
-            block_on("name_token"),
             block_on("email_domains", arrays_to_explode=["email_domains"]),
         ],
         retain_intermediate_calculation_columns=True,
@@ -115,39 +123,92 @@ def settings():
     )
 
 
-def _train(linker, candidates: int) -> dict[str, str]:
-    """Estimate what the data can tell; each step that cannot keeps its prior."""
-    from splink import block_on
+def exact_shares(rows: Iterable[Mapping[str, Any]]) -> dict[str, float]:
+    """For each exact-match comparison, the share of all pairs of candidates (both values
+    present) that agree: its u, counted rather than sampled."""
+    counts = {name: Counter() for name in EXACT_LEVELS}
+    for row in rows:
+        for name, column in EXACT_LEVELS.items():
+            if row.get(column) is not None:
+                counts[name][row[column]] += 1
+    shares = {}
+    for name, counter in counts.items():
+        present = sum(counter.values())
+        pairs = present * (present - 1) / 2
+        agreeing = sum(n * (n - 1) / 2 for n in counter.values())
+        if pairs and agreeing:
+            shares[name] = agreeing / pairs
+    return shares
 
+
+def _step(trained: dict[str, str], name: str, run) -> None:
+    try:
+        run()
+        trained[name] = "estimated"
+    except Exception as exc:  # noqa: BLE001 - Splink raises many kinds; the prior stays
+        trained[name] = f"prior: {type(exc).__name__}: {str(exc)[:200]}"
+
+
+def _with_exact_u(model: dict[str, Any], shares: Mapping[str, float]) -> dict[str, Any]:
+    for comparison in model["comparisons"]:
+        share = shares.get(comparison.get("output_column_name"))
+        levels = [
+            level for level in comparison["comparison_levels"] if not level.get("is_null_level")
+        ]
+        if share is not None and levels:
+            levels[0]["u_probability"] = share
+    return model
+
+
+def _with_bounded_m(model: dict[str, Any]) -> dict[str, Any]:
+    low, high = M_BOUNDS
+    for comparison in model["comparisons"]:
+        levels = [
+            level for level in comparison["comparison_levels"] if not level.get("is_null_level")
+        ]
+        bounded = [min(max(level.get("m_probability") or low, low), high) for level in levels]
+        total = sum(bounded)
+        for level, m in zip(levels, bounded, strict=True):
+            level["m_probability"] = m / total
+    return model
+
+
+def _trained_linker(db_api, table, candidates: int, shares: Mapping[str, float]):
+    """A linker with the model estimated from the data (see the module docstring), and what
+    each step did."""
+    from splink import Linker, block_on
+
+    linker = Linker(db_api.register(table), settings(), log_level=logging.WARNING)
+    logging.getLogger("splink").setLevel(logging.ERROR)
     if candidates < MIN_CANDIDATES_TO_TRAIN:
         reason = f"prior: {candidates} candidates, fewer than {MIN_CANDIDATES_TO_TRAIN}"
-        return {"match share": reason, "u": reason, "m": reason}
+        return linker, {"match share": reason, "u": reason, "m": reason}
     trained: dict[str, str] = {}
-    steps = {
-        "match share": lambda: linker.training.estimate_probability_two_random_records_match(
+    _step(
+        trained,
+        "match share",
+        lambda: linker.training.estimate_probability_two_random_records_match(
             [block_on("domain", "name_norm")], recall=0.7
         ),
-        "u": lambda: linker.training.estimate_u_using_random_sampling(
-            max_pairs=RANDOM_PAIRS, seed=SEED
-        ),
-        "m (pairs of one domain)": lambda: (
-            linker.training.estimate_parameters_using_expectation_maximisation(
-                block_on("domain"), record_sample_proportion=1.0
-            )
-        ),
-        "m (pairs of one name)": lambda: (
-            linker.training.estimate_parameters_using_expectation_maximisation(
-                block_on("name_norm"), record_sample_proportion=1.0
-            )
-        ),
-    }
-    for step, run in steps.items():
-        try:
-            run()
-            trained[step] = "estimated"
-        except Exception as exc:  # noqa: BLE001 - Splink raises many kinds; the prior stays
-            trained[step] = f"prior: {type(exc).__name__}: {str(exc)[:200]}"
-    return trained
+    )
+    _step(
+        trained,
+        "u",
+        lambda: linker.training.estimate_u_using_random_sampling(max_pairs=RANDOM_PAIRS, seed=SEED),
+    )
+    model = _with_exact_u(linker.misc.save_model_to_json(), shares)
+    trained["u of exact levels"] = "counted over all pairs: " + ", ".join(sorted(shares))
+    linker = Linker(db_api.register(table), model, log_level=logging.WARNING)
+    for label, rule in (("domain", "domain"), ("name", "name_norm")):
+        _step(
+            trained,
+            f"m (pairs of one {label})",
+            lambda rule=rule: linker.training.estimate_parameters_using_expectation_maximisation(
+                block_on(rule), record_sample_proportion=1.0
+            ),
+        )
+    model = _with_bounded_m(linker.misc.save_model_to_json())
+    return Linker(db_api.register(table), model, log_level=logging.WARNING), trained
 
 
 def parameters(model: dict[str, Any]) -> list[dict[str, Any]]:
@@ -185,14 +246,12 @@ def _name_level(gamma: int) -> str:
     return {2: "typo", 1: "same first word"}.get(gamma, "exact")
 
 
-def score(db_api, table, candidates: int, lowest: float) -> ScoredPairs:
+def score(
+    db_api, table, candidates: int, lowest: float, shares: Mapping[str, float]
+) -> ScoredPairs:
     """Score the candidate pairs of `table` (registered with `db_api`, a Splink backend) and
-    keep those at or above `lowest`."""
-    from splink import Linker
-
-    linker = Linker(db_api.register(table), settings(), log_level=logging.WARNING)
-    logging.getLogger("splink").setLevel(logging.ERROR)
-    trained = _train(linker, candidates)
+    keep those at or above `lowest`; `shares` are the counted u of the exact levels."""
+    linker, trained = _trained_linker(db_api, table, candidates, shares)
     predictions = linker.inference.predict(threshold_match_probability=lowest)
     wanted = [
         "unique_id_l",

@@ -31,7 +31,7 @@ from b2b_assets.identity.match_decisions import (
     read_overrides,
 )
 from b2b_assets.identity.match_features import candidates_sql, email_domain
-from b2b_assets.identity.match_model import ScoredPairs, score
+from b2b_assets.identity.match_model import EXACT_LEVELS, ScoredPairs, exact_shares, score
 from b2b_assets.sources.config import AccountMatching
 from b2b_assets.sql import markdown_table
 from b2b_assets.tables import TableAsset, table_key
@@ -95,8 +95,9 @@ def score_on_duckdb(candidates, settings: AccountMatching) -> ScoredPairs:
     with duckdb.connect() as scratch:
         scratch.register("candidates_view", candidates)
         scratch.execute("CREATE TABLE candidates AS SELECT * FROM candidates_view")
+        shares = exact_shares(candidates.select(list(EXACT_LEVELS.values())).to_pylist())
         return score(DuckDBAPI(connection=scratch), "candidates", candidates.num_rows,
-                     settings.review_threshold)  # fmt: skip
+                     settings.review_threshold, shares)  # fmt: skip
 
 
 def _golden_of(candidates) -> list[Candidate]:
@@ -207,7 +208,9 @@ def account_match_on_spark(graph: Graph, settings: AccountMatching, data_dir: Pa
             break_lineage_method="persist",
             register_udfs_automatically=False,
         )
-        scored = score(api, candidates, len(golden), settings.review_threshold)
+        columns = list(EXACT_LEVELS.values())
+        shares = exact_shares(r.asDict() for r in candidates.select(*columns).collect())
+        scored = score(api, candidates, len(golden), settings.review_threshold, shares)
         overrides = read_overrides(data_dir / OVERRIDES_FILE) if data_dir else []
         rows = decide(golden, scored.pairs, overrides, settings.auto_merge_threshold,
                       settings.review_threshold, members)  # fmt: skip
