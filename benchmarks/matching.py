@@ -332,7 +332,11 @@ def _candidates(warehouse: Path, data_dir: Path):
 def blocking_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Pairs of candidates each blocking rule compares, and all of them together."""
     counts = {}
-    for name, column in (("domain", "domain"), ("name_norm", "name_norm")):
+    for name, column in (
+        ("domain", "domain"),
+        ("name_norm", "name_norm"),
+        ("name_prefix", "name_prefix"),
+    ):
         counts[name] = con.execute(
             f"""SELECT coalesce(sum(n * (n - 1) // 2), 0)::BIGINT FROM (
                     SELECT count(*) AS n FROM _cand WHERE {column} IS NOT NULL GROUP BY {column})"""
@@ -350,6 +354,8 @@ def blocking_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
                SELECT l.i, r.i FROM _cand l JOIN _cand r ON l.domain = r.domain AND l.i < r.i
                UNION SELECT l.i, r.i FROM _cand l JOIN _cand r
                      ON l.name_norm = r.name_norm AND l.i < r.i
+               UNION SELECT l.i, r.i FROM _cand l JOIN _cand r
+                     ON l.name_prefix = r.name_prefix AND l.i < r.i
                UNION SELECT a.i, b.i FROM _email a JOIN _email b ON a.d = b.d AND a.i < b.i)"""
     ).fetchall()[0][0]
     return counts
@@ -404,7 +410,8 @@ def diagnose_pairs(warehouse: Path, data_dir: Path, model: dict, figures: Figure
 def _compared(left: dict[str, Any], right: dict[str, Any]) -> bool:
     """Whether a blocking rule of the model compares the two candidates (Splink's own
     `found_by_blocking_rules` of `score_pair` compares exploded arrays as whole lists)."""
-    same = any(left[c] is not None and left[c] == right[c] for c in ("domain", "name_norm"))
+    rules = ("domain", "name_norm", "name_prefix")
+    same = any(left[c] is not None and left[c] == right[c] for c in rules)
     return same or bool(set(left["email_domains"] or ()) & set(right["email_domains"] or ()))
 
 

@@ -142,6 +142,8 @@ def candidates_sql() -> str:
         SELECT r.account_key AS unique_id, r.component, g.records, g.golden_id,
                g.other_golden_id, r.name_norm,
                nullif(split_part(r.name_norm, ' ', 1), '') AS name_token,
+               nullif(trim(split_part(r.name_norm, ' ', 1) || ' '
+                           || split_part(r.name_norm, ' ', 2)), '') AS name_prefix,
                r.domain, d.email_domains,
                r.country
         FROM records r JOIN groups g USING (component)

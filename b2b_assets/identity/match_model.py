@@ -2,8 +2,9 @@
 
 Candidates (see `match_features`) are compared on their normalized name (exact, a typo apart,
 the same first word), website domain, the email domains of their people (sharing one) and
-country. Only pairs that share a domain, an email domain or a normalized name are scored, so
-the cost grows with the candidate pairs, not with the square of the accounts.
+country. Only pairs that share a domain, an email domain, a normalized name or its first two
+words are scored, so the cost grows with the candidate pairs, not with the square of the
+accounts (a name's first word alone would pair most companies of a common word).
 
 Every level starts from a prior (`PRIORS`); with at least `MIN_CANDIDATES_TO_TRAIN`
 candidates, the u probabilities are estimated from random pairs (those of exact agreement on
@@ -116,6 +117,7 @@ def settings():
         blocking_rules_to_generate_predictions=[
             block_on("domain"),
             block_on("name_norm"),
+            block_on("name_prefix"),  # the first two words: a word added or changed after them
             block_on("email_domains", arrays_to_explode=["email_domains"]),
         ],
         retain_intermediate_calculation_columns=True,
