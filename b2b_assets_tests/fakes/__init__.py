@@ -243,3 +243,9 @@ class FakeClockMixin:
             if when < self._clock:
                 raise ValueError("the fake's clock never goes back")
             self._clock = when
+
+
+def parse_instant(text: str) -> datetime:
+    """An ISO-8601 timestamp (`Z`, an offset, or none: UTC), as the APIs' filters take them."""
+    parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)

@@ -58,7 +58,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from b2b_assets_tests.fakes import Answer, FakeClockMixin, RecordedRequest
+from b2b_assets_tests.fakes import Answer, FakeClockMixin, RecordedRequest, parse_instant
 from b2b_assets_tests.fakes.marketo import FakeMarketo, _error, _request_id
 
 LEAD_FIELDS: dict[str, str] = {
@@ -268,11 +268,6 @@ def asset_time(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ+0000")
 
 
-def parse_time(text: str) -> datetime:
-    parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
 def coerce(value: Any, kind: str) -> Any:
     """A value (typed, or text as in an extract file) in the Python type of a Marketo field type."""
     if value is None:
@@ -292,7 +287,7 @@ def coerce(value: Any, kind: str) -> Any:
         if kind in ("currency", "float"):
             return float(text)
         if kind == "datetime":
-            return parse_time(text)
+            return parse_instant(text)
         if kind == "date":
             return date.fromisoformat(text[:10])
         if kind == "json":
@@ -1104,8 +1099,8 @@ class FakeMarketoSource(FakeClockMixin, FakeMarketo):
         earliest = params.get("earliestUpdatedAt", [None])[0]
         latest = params.get("latestUpdatedAt", [None])[0]
         try:
-            low = parse_time(earliest) if earliest else None
-            high = parse_time(latest) if latest else None
+            low = parse_instant(earliest) if earliest else None
+            high = parse_instant(latest) if latest else None
         except ValueError:
             return _error("1003", "Invalid date format for earliestUpdatedAt or latestUpdatedAt")
         filter_type = params.get("filterType", [None])[0]
@@ -1165,7 +1160,7 @@ def _text(value: Any) -> str:
 def _in_range(value: Any, window: Mapping[str, str]) -> bool:
     if not isinstance(value, datetime):
         return False
-    return parse_time(window["startAt"]) <= value < parse_time(window["endAt"])
+    return parse_instant(window["startAt"]) <= value < parse_instant(window["endAt"])
 
 
 def _date_range(window: Any, name: str) -> str | None:
@@ -1178,7 +1173,7 @@ def _date_range(window: Any, name: str) -> str | None:
             return (
                 f"Invalid date format for {name}.{key}: {value!r} (ISO-8601, without milliseconds)"
             )
-    start, end = parse_time(window["startAt"]), parse_time(window["endAt"])
+    start, end = parse_instant(window["startAt"]), parse_instant(window["endAt"])
     if end < start:
         return f"{name}.endAt must not be before startAt"
     if end - start > MAX_RANGE:

@@ -46,7 +46,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from b2b_assets_tests.fakes import Answer, FakeClockMixin, FakeServer, Injection, RecordedRequest
+from b2b_assets_tests.fakes import (
+    Answer,
+    FakeClockMixin,
+    FakeServer,
+    Injection,
+    RecordedRequest,
+    parse_instant,
+)
 
 SYSTEM_FIELDS = {
     "Id": "id",
@@ -194,12 +201,6 @@ def format_csv_value(value: Any) -> str:
     return str(value)
 
 
-def parse_datetime(text: str) -> datetime:
-    """An ISO-8601 timestamp (`Z`, an offset, or none: UTC)."""
-    parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
 def coerce(value: Any, kind: str) -> Any:
     """A value (typed, or text as in an extract file) in the Python type of a field type."""
     if value is None:
@@ -216,7 +217,7 @@ def coerce(value: Any, kind: str) -> Any:
                 return False
             raise ValueError(f"not a boolean: {value!r}")
         if kind == "datetime":
-            return parse_datetime(text)
+            return parse_instant(text)
         if kind == "date":
             return date.fromisoformat(text[:10])
         if kind == "int":
@@ -856,7 +857,7 @@ class FakeSalesforce(FakeClockMixin, FakeServer):
                     "and should not be enclosed in quotes",
                 ),
             )
-        return canonical, op, parse_datetime(literal)
+        return canonical, op, parse_instant(literal)
 
     def _poll(self, job: QueryJob) -> dict[str, Any]:
         with self.lock:
