@@ -91,8 +91,10 @@ class Watched:
         return self.resolve(first if "/" in relative else Path(first).stem)
 
 
-def source_watch(source: SourceInstance, folder: Path) -> Watched:
-    specs = OBJECTS_BY_TYPE[source.type]
+def source_watch(
+    source: SourceInstance, folder: Path, config: SourcesConfig | None = None
+) -> Watched:
+    specs = config.object_specs(source) if config else OBJECTS_BY_TYPE[source.type]
     objects = {
         spec.name.lower(): AssetKey(["raw", raw_table_name(source.name, spec)]) for spec in specs
     }
@@ -278,7 +280,7 @@ def landing_sensor(watched: Sequence[Watched]) -> SensorDefinition:
 def environment_watch(data_dir: Path, config: SourcesConfig) -> list[Watched]:
     """Every folder of the environment the landing sensor watches."""
     return [
-        *(source_watch(source, landing_dir(data_dir, source)) for source in config.sources),
+        *(source_watch(source, landing_dir(data_dir, source), config) for source in config.sources),
         reference_watch(data_dir),
     ]
 

@@ -352,7 +352,7 @@ def source_loads(data_dir: Path, config: SourcesConfig) -> list[tuple[SourceInst
         )
         for source in config.sources
         for folder in [landing_dir(data_dir, source)]
-        for spec in OBJECTS_BY_TYPE[source.type]
+        for spec in config.object_specs(source)
     ]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -18,6 +18,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+if TYPE_CHECKING:
+    from b2b_assets.sources.catalog import ObjectSpec
 
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,62}")
 ENV_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
@@ -234,6 +237,18 @@ class SourcesConfig(BaseModel):
 
     sources: list[SourceInstance] = Field(default_factory=list)
     account_matching: AccountMatching | None = None
+
+    def object_specs(self, source: SourceInstance) -> tuple[ObjectSpec, ...]:
+        """The objects a source's landing folder holds. With account matching on, the MDM's
+        cross-references are optional: matching finds the companies it would have named."""
+        from dataclasses import replace
+
+        from b2b_assets.sources.catalog import OBJECTS_BY_TYPE
+
+        specs = OBJECTS_BY_TYPE[source.type]
+        if source.type == "mdm" and self.matching is not None:
+            return tuple(replace(spec, required=False) for spec in specs)
+        return specs
 
     @property
     def matching(self) -> AccountMatching | None:

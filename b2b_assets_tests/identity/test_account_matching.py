@@ -239,10 +239,14 @@ def test_the_model_is_kept_with_the_run_and_shown(matched: Run):
     assert len(stored) == 1 and stored[0][0] >= 12 and "comparisons" in stored[0][1]
 
 
-def test_the_seed_story_without_the_mdm_finds_p2(tmp_path: Path):
+@pytest.mark.parametrize("without", ["the_mdm_source", "the_mdm_file"])
+def test_the_seed_story_without_the_mdm_finds_p2(tmp_path: Path, without: str):
+    """The MDM gone from sources.yaml, or only its file gone (with matching on, the MDM's
+    cross-references are optional)."""
     data = copy_demo(tmp_path / "data")
     config = yaml.safe_load((data / "sources.yaml").read_text())
-    config["sources"] = [s for s in config["sources"] if s["type"] != "mdm"]
+    if without == "the_mdm_source":
+        config["sources"] = [s for s in config["sources"] if s["type"] != "mdm"]
     config["account_matching"] = {"enabled": True}
     (data / "sources.yaml").write_text(yaml.safe_dump(config))
     shutil.rmtree(data / "landing" / "mdm")
