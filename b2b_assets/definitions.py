@@ -28,7 +28,9 @@ def build_definitions() -> Definitions:
     destinations = load_destinations(
         settings.destinations_file, {source.name for source in config.of_type("marketo")}
     ).by_name()
-    audiences, segments = build_audience_assets(settings.segments_dir, set(destinations))
+    audiences, segments = build_audience_assets(
+        settings.segments_dir, set(destinations), matching=config.matching is not None
+    )
     assets = [
         *build_pull_assets(settings.data_dir, config),
         *build_raw_assets(settings.data_dir, config),

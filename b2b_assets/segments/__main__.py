@@ -13,11 +13,11 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from b2b_assets.segments.assets import matching_on
 from b2b_assets.segments.compiler import SegmentCompiler
 from b2b_assets.segments.explain import audience_text
 from b2b_assets.segments.language import SegmentError, load_segment, segment_files
 from b2b_assets.settings import load_settings
+from b2b_assets.sources.config import SourcesConfigError, load_sources
 from b2b_assets.sources.sql_macros import install_macros
 from b2b_assets.sql import frame
 
@@ -34,6 +34,14 @@ def _known_segments(files: list[Path]) -> dict:
     return known
 
 
+def _matching_on(sources_file: Path) -> bool:
+    """Whether `sources.yaml` turns account matching on (the graph reports its errors)."""
+    try:
+        return load_sources(sources_file).matching is not None
+    except SourcesConfigError:
+        return False
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m b2b_assets.segments", description=__doc__)
     parser.add_argument("command", choices=("check", "preview"))
@@ -42,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = load_settings()
     known = _known_segments(args.files)
+    matching = _matching_on(settings.sources_file)
     failures = 0
     for file in args.files:
         try:
@@ -49,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
             compiler = SegmentCompiler(
                 {**known, segment.name: segment},
                 settings.as_of,
-                matching_on(settings.sources_file),
+                matching,
             )
             compiled = compiler.compile(segment)
         except SegmentError as exc:

@@ -52,10 +52,11 @@ def build_audience_asset(
     segments: dict[str, Segment],
     error: SegmentError | None,
     compiled: CompiledSegment | None = None,
+    matching: bool = False,
 ) -> AssetsDefinition:
     """The audience of one segment file. A file with mistakes still gets its asset, which fails
     with the file's error when materialized, so the other audiences are unaffected. `compiled`
-    (from loading) gives the tables and segments it reads."""
+    (from loading) gives the tables and segments it reads; `matching`: account matching is on."""
     entity = segment.entity if segment else "person"
     key = AssetKey(["audience", name])
     table = f"audience.{name}"
@@ -94,7 +95,6 @@ def build_audience_asset(
         if error is not None or segment is None:
             raise error or SegmentError(file, "", "cannot be read")
         as_of = settings.as_of_instant()
-        matching = matching_on(load_settings().sources_file)
         compiled = SegmentCompiler(segments, as_of, matching).compile(segment)
         if settings.engine_name() == "spark":
             from b2b_assets.engines.spark import shared_tables
@@ -168,26 +168,15 @@ def load_segments(folder: Path) -> list[tuple[Path, Segment | None, SegmentError
     return loaded
 
 
-def matching_on(sources_file: Path) -> bool:
-    """Whether `sources.yaml` turns account matching on (its errors are reported elsewhere)."""
-    from b2b_assets.sources.config import SourcesConfigError, load_sources
-
-    try:
-        return load_sources(sources_file).matching is not None
-    except SourcesConfigError:
-        return False
-
-
 def build_audience_assets(
-    folder: Path, destinations: set[str] | None = None
+    folder: Path, destinations: set[str] | None = None, matching: bool = False
 ) -> tuple[list[AssetsDefinition], list[Segment]]:
     """One asset per segment file; references between segments resolve and cycles fail.
 
     Returns the assets and the segments that are valid (for activation)."""
     loaded = load_segments(folder)
     segments = {segment.name: segment for _, segment, _ in loaded if segment is not None}
-    settings = load_settings()
-    compiler = SegmentCompiler(segments, settings.as_of, matching_on(settings.sources_file))
+    compiler = SegmentCompiler(segments, load_settings().as_of, matching)
     assets, seen, valid = [], set(), []
     for file, segment, error in loaded:
         compiled = None
@@ -205,7 +194,9 @@ def build_audience_assets(
         if name in seen:  # a broken file named like a valid segment still gets its own asset
             name = f"{name}_{len(seen)}"
         seen.add(name)
-        assets.append(build_audience_asset(name, segment, file, segments, error, compiled))
+        assets.append(
+            build_audience_asset(name, segment, file, segments, error, compiled, matching)
+        )
         if segment is not None and error is None:
             valid.append(segment)
     return assets, valid
