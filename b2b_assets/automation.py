@@ -47,6 +47,7 @@ from b2b_assets.sources.catalog import FX_RATES, OBJECTS_BY_TYPE
 from b2b_assets.sources.config import SourceInstance, SourcesConfig, landing_dir
 from b2b_assets.sources.landing_names import (
     FINGERPRINT,
+    entry_name,
     fingerprint,
     object_resolver,
     scan_landing,
@@ -87,8 +88,7 @@ class Watched:
 
     def object_of(self, relative: str) -> str | None:
         """The object a file (its path relative to the folder) belongs to."""
-        first = relative.split("/")[0]
-        return self.resolve(first if "/" in relative else Path(first).stem)
+        return self.resolve(entry_name(Path(relative)))
 
 
 def source_watch(

@@ -14,6 +14,11 @@ def normalize_column_name(name: str) -> str:
     return name.strip().lstrip("\ufeff").replace("_", "").lower()
 
 
+def folded_name(name: str) -> str:
+    """A file, folder or source name up to case, `_`, `-` and other punctuation."""
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
 def snake_case(name: str) -> str:
     """`IsWon` -> `is_won`, `externalCompanyId` -> `external_company_id`."""
     if name.islower():

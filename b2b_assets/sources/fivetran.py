@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from b2b_assets.sources.catalog import MARKETO, ObjectSpec, normalize_column_name
+from b2b_assets.sources.catalog import MARKETO, ObjectSpec, folded_name, normalize_column_name
 from b2b_assets.sql import literal
 
 ACTIVITIES = next(spec for spec in MARKETO if spec.name == "activities")
@@ -51,16 +51,12 @@ DELETED_REASON = "_fivetran_deleted: deleted in the source"
 EARLIER_VERSION_REASON = "_fivetran_active: an earlier version of the record"
 
 
-def _folded(name: str) -> str:
-    return "".join(ch for ch in name.lower() if ch.isalnum())
-
-
 def table_names(spec: ObjectSpec, source_type: str) -> frozenset[str]:
     """The table names (folded: lower case, no `_`) Fivetran gives the object."""
-    names = {_folded(spec.name)}
+    names = {folded_name(spec.name)}
     if source_type == "marketo":
         singular = spec.name[:-3] + "y" if spec.name.endswith("ies") else spec.name[:-1]
-        names |= {_folded(singular), *map(_folded, MARKETO_TABLES.get(spec.name, ()))}
+        names |= {folded_name(singular), *map(folded_name, MARKETO_TABLES.get(spec.name, ()))}
     return frozenset(names)
 
 
@@ -78,7 +74,7 @@ def table_matcher(spec: ObjectSpec, source_type: str, form: str) -> Callable[[st
     if source_type == "marketo" and spec.name == "activities":
         return lambda stem: is_activity_table(stem) or stem.lower() == "activities"
     names = table_names(spec, source_type)
-    return lambda stem: _folded(stem) in names
+    return lambda stem: folded_name(stem) in names
 
 
 def attribute_name(column: str) -> str:

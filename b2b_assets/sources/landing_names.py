@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from b2b_assets.sources.catalog import OBJECTS_BY_TYPE
+from b2b_assets.sources.catalog import OBJECTS_BY_TYPE, folded_name
 from b2b_assets.sources.fivetran import table_matcher
 
 EXTENSIONS = (".csv", ".parquet")
@@ -48,14 +48,10 @@ def object_resolver(source_type: str, landing_format: str) -> Callable[[str], st
     return resolve
 
 
-def _folded(name: str) -> str:
-    return "".join(ch for ch in name.lower() if ch.isalnum())
-
-
 def suggest_object(name: str, candidates: list[str]) -> str | None:
     """The object a name probably means: the same up to case, `_`, a plural, or a typo."""
-    by_folded = {_folded(candidate): candidate for candidate in candidates}
-    folded = _folded(name)
+    by_folded = {folded_name(candidate): candidate for candidate in candidates}
+    folded = folded_name(name)
     singulars = (folded, folded.removesuffix("s"), folded.removesuffix("es"), folded + "s")
     if folded.endswith("ies"):
         singulars += (folded[:-3] + "y",)
@@ -126,10 +122,17 @@ def unknown_source_folders(
         if not entry.is_dir() or is_temporary(entry.name) or entry.resolve() in read:
             continue
         # Only a spelling of a source's name (case, `_`, `-`): crm3 may well be a new source.
-        meant = next((n for n in source_names if _folded(n) == _folded(entry.name)), None)
+        meant = next((n for n in source_names if folded_name(n) == folded_name(entry.name)), None)
         hint = f"did you mean {meant}?" if meant else "add it to sources.yaml to read it"
         notes.append(LandingNote(f"landing/{entry.name}/: not a source of sources.yaml; {hint}"))
     return notes
+
+
+def entry_name(relative: Path) -> str:
+    """The name under which a landed file's object is found: the folder it is in directly
+    below the landing folder, or its own name without extension."""
+    top = relative.parts[0]
+    return Path(top).stem if len(relative.parts) == 1 else top
 
 
 def scan_landing(
@@ -148,8 +151,7 @@ def scan_landing(
             continue
         if in_temporary_place(relative):
             continue
-        top = relative.parts[0]
-        object_name = resolve(Path(top).stem if len(relative.parts) == 1 else top)
+        object_name = resolve(entry_name(relative))
         if object_name in wanted:
             stat = path.stat()
             found[relative.as_posix()] = (stat.st_size, stat.st_mtime_ns)
