@@ -15,7 +15,7 @@ share its email domain (free-mail domains aside): `identity.lead_account`.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -88,24 +88,41 @@ def _candidates(con: duckdb.DuckDBPyConnection, graph: Graph):
     return table, members
 
 
-def score_on_duckdb(candidates, settings: AccountMatching) -> ScoredPairs:
+def score_on_duckdb(
+    candidates, settings: AccountMatching, shares: Mapping[str, float]
+) -> ScoredPairs:
     """Splink's DuckDB backend, on a connection of its own (its work tables stay there)."""
     from splink import DuckDBAPI
 
     with duckdb.connect() as scratch:
         scratch.register("candidates_view", candidates)
         scratch.execute("CREATE TABLE candidates AS SELECT * FROM candidates_view")
-        shares = exact_shares(candidates.select(list(EXACT_LEVELS.values())).to_pylist())
         return score(DuckDBAPI(connection=scratch), "candidates", candidates.num_rows,
                      settings.review_threshold, shares)  # fmt: skip
 
 
-def _golden_of(candidates) -> list[Candidate]:
-    rows = candidates.select(["unique_id", "golden_id", "other_golden_id"]).to_pylist()
-    return [
+# The columns of the candidates the decisions and the counted u read (on the driver).
+DRIVER_COLUMNS = ["unique_id", "golden_id", "other_golden_id", *EXACT_LEVELS.values()]
+
+
+def scored_and_decided(
+    rows: list[dict[str, Any]],
+    members: Mapping[str, str],
+    settings: AccountMatching,
+    data_dir: Path | None,
+    scored_by: Callable[[Mapping[str, float]], ScoredPairs],
+) -> tuple[ScoredPairs, list[dict[str, Any]]]:
+    """Score the candidates (`rows`: their `DRIVER_COLUMNS`) with the engine's Splink backend
+    (`scored_by`, given the counted u of the exact levels), then decide every pair listed."""
+    candidates = [
         Candidate(r["unique_id"], frozenset(g for g in (r["golden_id"], r["other_golden_id"]) if g))
         for r in rows
     ]
+    scored = scored_by(exact_shares(rows))
+    overrides = read_overrides(data_dir / OVERRIDES_FILE) if data_dir else []
+    decisions = decide(candidates, scored.pairs, overrides, settings.auto_merge_threshold,
+                       settings.review_threshold, members)  # fmt: skip
+    return scored, decisions
 
 
 def match_metadata(scored: ScoredPairs, rows: list[dict[str, Any]], candidates: int) -> dict:
@@ -139,10 +156,13 @@ def account_match_builder(
 
     def build(con: duckdb.DuckDBPyConnection, context: AssetExecutionContext) -> dict:
         candidates, members = _candidates(con, graph)
-        scored = score_on_duckdb(candidates, settings)
-        overrides = read_overrides(data_dir / OVERRIDES_FILE) if data_dir else []
-        rows = decide(_golden_of(candidates), scored.pairs, overrides,
-                      settings.auto_merge_threshold, settings.review_threshold, members)  # fmt: skip
+        scored, rows = scored_and_decided(
+            candidates.select(DRIVER_COLUMNS).to_pylist(),
+            members,
+            settings,
+            data_dir,
+            lambda shares: score_on_duckdb(candidates, settings, shares),
+        )
         write_matches(con, rows)
         con.execute(MODEL_DDL)
         con.execute(
@@ -197,27 +217,23 @@ def account_match_on_spark(graph: Graph, settings: AccountMatching, data_dir: Pa
                     JOIN _match_candidates x USING (component)"""
             ).collect()
         )
-        golden = [
-            Candidate(
-                r["unique_id"], frozenset(g for g in (r["golden_id"], r["other_golden_id"]) if g)
-            )
-            for r in candidates.select("unique_id", "golden_id", "other_golden_id").collect()
-        ]
         api = SparkAPI(
             spark_session=tables.spark,
             break_lineage_method="persist",
             register_udfs_automatically=False,
         )
-        columns = list(EXACT_LEVELS.values())
-        shares = exact_shares(r.asDict() for r in candidates.select(*columns).collect())
-        scored = score(api, candidates, len(golden), settings.review_threshold, shares)
-        overrides = read_overrides(data_dir / OVERRIDES_FILE) if data_dir else []
-        rows = decide(golden, scored.pairs, overrides, settings.auto_merge_threshold,
-                      settings.review_threshold, members)  # fmt: skip
+        driver = [r.asDict() for r in candidates.select(*DRIVER_COLUMNS).collect()]
+        scored, rows = scored_and_decided(
+            driver,
+            members,
+            settings,
+            data_dir,
+            lambda shares: score(api, candidates, len(driver), settings.review_threshold, shares),
+        )
         frame = tables.spark.createDataFrame(
             [tuple(row[c.name] for c in MATCH_COLUMNS) for row in rows], schema=SPARK_SCHEMA
         )
-        return frame, match_metadata(scored, rows, len(golden))
+        return frame, match_metadata(scored, rows, len(driver))
 
     return build
 
