@@ -133,6 +133,27 @@ def _warehouse_texts(warehouse: Path) -> list[str]:
         con.close()
 
 
+def assert_no_secret(
+    secrets: list[str],
+    logs: list[str],
+    stored: list[str],
+    tables: list[str],
+    folders: list[Path],
+    canary: tuple[Path, str],
+) -> None:
+    """None of `secrets` in the logs, the event log, the warehouse or the files of `folders`;
+    first, a canary file holding `canary[1]` proves the file scan finds a secret."""
+    path, token = canary
+    path.write_text(f"token={token}")
+    assert _files_with(folders, token) == [str(path)]
+    path.unlink()
+    for secret in secrets:
+        assert not any(secret in text for text in logs), f"{secret!r} is in the logs"
+        assert not any(secret in text for text in stored), f"{secret!r} is in the event log"
+        assert not any(secret in text for text in tables), f"{secret!r} is in the warehouse"
+        assert _files_with(folders, secret) == [], f"{secret!r} is in a file"
+
+
 def _files_with(folders: list[Path], secret: str) -> list[str]:
     """The files under `folders` whose bytes hold `secret`."""
     needle = secret.encode()
@@ -195,16 +216,7 @@ def test_no_secret_in_logs_event_log_warehouse_or_files(
     assert any("ASSET_MATERIALIZATION" in text for text in stored)
     assert any("linkedin_new_product" in text for text in tables)
     assert (home / "history").exists() and any(warehouse.parent.iterdir())
-    canary = home / "canary.txt"
-    canary.write_text(f"token={TOKEN}")
-    assert _files_with(folders, TOKEN) == [str(canary)]
-    canary.unlink()
-
-    for secret in secrets:
-        assert not any(secret in text for text in logs), f"{secret!r} is in the logs"
-        assert not any(secret in text for text in stored), f"{secret!r} is in the event log"
-        assert not any(secret in text for text in tables), f"{secret!r} is in the warehouse"
-        assert _files_with(folders, secret) == [], f"{secret!r} is in a file"
+    assert_no_secret(secrets, logs, stored, tables, folders, (home / "canary.txt", TOKEN))
 
 
 # --------------------------------------------------------------------------------------------

@@ -15,10 +15,10 @@ from dagster import AssetKey, AssetSelection, DagsterInstance
 from b2b_assets.settings import INSTANCE_YAML
 from b2b_assets_tests.pulls.served import served_demo
 from b2b_assets_tests.test_security import (
-    _files_with,
     _instance_texts,
     _materialize,
     _warehouse_texts,
+    assert_no_secret,
 )
 
 AUDIENCE = "SELECT email FROM audience.new_product_upsell ORDER BY email"
@@ -112,13 +112,5 @@ def test_no_secret_of_a_pull_in_logs_event_log_warehouse_or_files(
     assert all(fake.issued_tokens for fake in [*served.crm.values(), *served.marketo.values()])
     folders = [data_dir, home, warehouse.parent]
     assert (home / "history").exists() and any(warehouse.parent.iterdir())
-    canary = home / "canary.txt"
-    canary.write_text(f"token={crm_1.issued_tokens[0]}")
-    assert _files_with(folders, crm_1.issued_tokens[0]) == [str(canary)]
-    canary.unlink()
-
-    for secret in secrets:
-        assert not any(secret in text for text in logs), f"{secret!r} is in the logs"
-        assert not any(secret in text for text in stored), f"{secret!r} is in the event log"
-        assert not any(secret in text for text in tables), f"{secret!r} is in the warehouse"
-        assert _files_with(folders, secret) == [], f"{secret!r} is in a file"
+    canary = (home / "canary.txt", crm_1.issued_tokens[0])
+    assert_no_secret(secrets, logs, stored, tables, folders, canary)
