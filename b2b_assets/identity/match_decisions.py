@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from b2b_assets.identity.match_model import agreeing_fields
+
 OVERRIDES_FILE = "account_match_overrides.csv"
 OVERRIDE_DECISIONS = ("merge", "split")
 
@@ -192,8 +194,6 @@ def _row(
     note: str,
     blocked_by: str | None,
 ) -> dict[str, Any]:
-    from b2b_assets.identity.match_model import agreeing_fields
-
     agreeing = agreeing_fields(dict(pair)) if pair else []
     probability = pair["match_probability"] if pair else None
     parts = []

@@ -47,6 +47,7 @@ EXACT_LEVELS = {"name": "name_norm", "domain": "domain", "country": "country"}
 M_BOUNDS = (0.001, 0.999)
 # Fields whose agreement is evidence, by the level that agrees (the gamma values above "else").
 AGREEING = {"name": (3, 2, 1), "domain": (1,), "email_domains": (1,), "country": (1,)}
+NAME_AGREEMENT = {3: "name", 2: "name (typo)", 1: "name (same first word)"}
 
 
 @dataclass
@@ -240,12 +241,8 @@ def agreeing_fields(pair: dict[str, Any]) -> list[str]:
     for name, levels in AGREEING.items():
         gamma = pair.get(f"gamma_{name}")
         if gamma is not None and gamma in levels:
-            fields.append(name if name != "name" or gamma == 3 else f"name ({_name_level(gamma)})")
+            fields.append(NAME_AGREEMENT[gamma] if name == "name" else name)
     return fields
-
-
-def _name_level(gamma: int) -> str:
-    return {2: "typo", 1: "same first word"}.get(gamma, "exact")
 
 
 def score(
